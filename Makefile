@@ -1,0 +1,47 @@
+# shoprec: `make run` and `make test` set everything up on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PIP := $(PY) -m pip --disable-pip-version-check
+SCALE ?= tiny
+START ?= 2026-01-01
+DAYS ?= 14
+
+.PHONY: install run test test-fast lint bench clean
+
+install: $(STAMP)
+
+# torch first: pip takes the local CPU wheel of 2.13.0 (a resolver left alone may pick a multi-GB CUDA build).
+# torchrec with --no-deps: its metadata asks for the CUDA fbgemm-gpu; fbgemm-gpu-cpu is in the project deps.
+# Bytecode is compiled at install time because PYTHONDONTWRITEBYTECODE may be set (slow Airflow/GE imports).
+$(STAMP): pyproject.toml requirements/constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade "pip>=24" wheel
+	$(PIP) install --quiet -c requirements/constraints.txt "torch==2.13.0"
+	$(PIP) install --quiet -c requirements/constraints.txt -e ".[dev]"
+	$(PIP) install --quiet --no-deps "torchrec==1.8.0"
+	$(PY) -m compileall -q -j 0 $(VENV)/lib > /dev/null || true
+	touch $(STAMP)
+
+run: install
+	$(VENV)/bin/shoprec demo-data --scale $(SCALE) --start $(START) --days $(DAYS)
+	$(VENV)/bin/shoprec ingest --start $(START) --days $(DAYS)
+	$(VENV)/bin/shoprec lake tables
+
+test: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/pytest
+
+test-fast: install
+	$(VENV)/bin/pytest -m "not slow"
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+bench: install
+	$(PY) benchmarks/ingest_medium.py
+
+clean:
+	rm -rf .shoprec .pytest_cache .ruff_cache

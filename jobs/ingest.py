@@ -1,0 +1,460 @@
+"""Ingest job: one landing day -> raw.events, raw.items, raw.users, with every unusable row kept.
+
+For each day it reads the day's event files (JSON Lines, Parquet or behaviour-log CSV), checks
+every row (`jobs.rules`), drops exact duplicates (same event_id; the first by file and line is
+kept), and replaces that day's partition of raw.events and raw.events_rejected, each in one
+Delta commit. Counts must reconcile: read = accepted + rejected, also after the commit.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+
+from jobs.rules import FieldRule, Violation, check
+from shoprec import catalog, landing
+from shoprec import spark as engine
+from shoprec.config import Settings
+
+EVENT_TYPES = ("view", "click", "cart", "fav", "purchase")
+BEHAVIOR_TYPES = {"pv": "view", "fav": "fav", "cart": "cart", "buy": "purchase"}
+
+EVENT_RULES = (
+    FieldRule("event_id", "string", required=True),
+    FieldRule("user_id", "bigint", required=True),
+    FieldRule("item_id", "bigint", required=True),
+    FieldRule("event_type", "string", required=True, allowed=EVENT_TYPES),
+    FieldRule("event_ts", "timestamp", required=True),
+    FieldRule("session_id", "string"),
+    FieldRule("price", "double", non_negative=True),
+    FieldRule("category_id", "bigint"),
+)
+ITEM_RULES = (
+    FieldRule("item_id", "bigint", required=True),
+    FieldRule("category_id", "bigint"),
+    FieldRule("brand_id", "bigint"),
+    FieldRule("price", "double", non_negative=True),
+    FieldRule("listed_date", "date"),
+)
+USER_RULES = (
+    FieldRule("user_id", "bigint", required=True),
+    FieldRule("signup_date", "date"),
+    FieldRule("country", "string"),
+    FieldRule("age_band", "string"),
+)
+
+
+class IngestError(RuntimeError):
+    """A landing day cannot be ingested (no files, too many bad rows, counts that do not reconcile)."""
+
+
+@dataclass(frozen=True)
+class IngestStats:
+    """What one landing day's ingest read and wrote."""
+
+    day: date
+    source_format: str
+    files: int
+    read: int
+    accepted: int
+    rejected: int
+    duplicates: int
+    items: int
+    users: int
+    catalog_rejected: int
+    seconds: float
+    reasons: dict[str, int] = field(default_factory=dict)
+    samples: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """One line for logs and the CLI."""
+        return (
+            f"{self.day}: read {self.read:,} = accepted {self.accepted:,} + rejected {self.rejected:,} "
+            f"(duplicates {self.duplicates:,}) from {self.files} {self.source_format} file(s); "
+            f"items {self.items:,}, users {self.users:,}, catalog rejected {self.catalog_rejected:,}; "
+            f"{self.seconds:.1f} s"
+        )
+
+
+# ---------------------------------------------------------------- parsers: lines -> parsed (string fields)
+
+
+def _blank_dropped(lines: DataFrame) -> DataFrame:
+    return lines.where(F.trim(F.col("value")) != "")
+
+
+def parse_jsonl(lines: DataFrame, fields: list[str]) -> DataFrame:
+    """Parse JSON Lines into one STRING column per field; unreadable lines get `parse_reason`.
+
+    Args:
+        lines: (source_file, line_number, value) rows.
+        fields: Keys to extract; numbers are kept as their JSON text.
+
+    Returns:
+        (source_file, line_number, raw_line, *fields, parse_reason, parse_detail) rows, blank lines dropped.
+    """
+    schema = ", ".join(f"{name} STRING" for name in fields)
+    parsed = _blank_dropped(lines).select(
+        "source_file",
+        "line_number",
+        F.col("value").alias("raw_line"),
+        F.from_json("value", schema).alias("j"),
+    )
+    no_field = F.lit(True)
+    for name in fields:
+        no_field = no_field & F.col(f"j.{name}").isNull()
+    # from_json yields all-null fields for malformed lines; only then pay for a full JSON validity check.
+    unreadable = F.when(no_field, F.expr("try_parse_json(raw_line) IS NULL")).otherwise(F.lit(False))
+    return parsed.select(
+        "source_file",
+        "line_number",
+        "raw_line",
+        *[F.col(f"j.{name}").alias(name) for name in fields],
+        F.when(unreadable, F.lit("unparseable_json")).alias("parse_reason"),
+        F.when(unreadable, F.lit("line is not a valid JSON object")).alias("parse_detail"),
+    )
+
+
+def parse_behavior_log(lines: DataFrame) -> DataFrame:
+    """Parse the public behaviour-log CSV (`user_id,item_id,category_id,behavior_type,timestamp`).
+
+    pv/fav/cart/buy map to view/fav/cart/purchase; the epoch-seconds timestamp becomes a UTC
+    timestamp; event_id is a hash of the line, so exact duplicate lines are caught as duplicates.
+    The format has no session or price: those stay null.
+    """
+    parts = F.split(F.trim(F.col("value")), ",")
+    behavior = F.lower(F.trim(parts.getItem(3)))
+    mapped = F.coalesce(
+        *[F.when(behavior == F.lit(code), F.lit(name)) for code, name in BEHAVIOR_TYPES.items()], behavior
+    )
+    seconds = F.trim(parts.getItem(4))
+    wrong_width = F.size(parts) != 5
+    return _blank_dropped(lines).select(
+        "source_file",
+        "line_number",
+        F.col("value").alias("raw_line"),
+        F.substring(F.sha2(F.trim(F.col("value")), 256), 1, 20).alias("event_id"),
+        F.trim(parts.getItem(0)).alias("user_id"),
+        F.trim(parts.getItem(1)).alias("item_id"),
+        mapped.alias("event_type"),
+        F.when(seconds.rlike(r"^\d{1,12}$"), F.timestamp_seconds(seconds.cast("bigint")).cast("string"))
+        .otherwise(seconds)
+        .alias("event_ts"),
+        F.lit(None).cast("string").alias("session_id"),
+        F.lit(None).cast("string").alias("price"),
+        F.trim(parts.getItem(2)).alias("category_id"),
+        F.when(wrong_width, F.lit("wrong_field_count")).alias("parse_reason"),
+        F.when(
+            wrong_width,
+            F.concat(F.lit("expected 5 comma-separated fields, found "), F.size(parts).cast("string")),
+        ).alias("parse_detail"),
+    )
+
+
+def parse_parquet(spark: SparkSession, files: list[Path], root: Path, fields: list[str]) -> DataFrame:
+    """Read Parquet event files into the parsed layout; each row's JSON form stands in for its raw line."""
+    frames = []
+    for path in files:
+        df = spark.read.parquet(str(path))
+        values = [F.col(n).cast("string") if n in df.columns else F.lit(None).cast("string") for n in fields]
+        frames.append(
+            df.select(
+                F.lit(str(path.relative_to(root))).alias("source_file"),
+                F.monotonically_increasing_id().alias("_row"),
+                F.to_json(F.struct(*[F.col(c) for c in df.columns])).alias("raw_line"),
+                *[v.alias(n) for v, n in zip(values, fields, strict=True)],
+            )
+        )
+    rows = frames[0]
+    for frame in frames[1:]:
+        rows = rows.unionByName(frame)
+    order = Window.partitionBy("source_file").orderBy("_row")
+    return rows.select(
+        "source_file",
+        F.row_number().over(order).cast("bigint").alias("line_number"),
+        "raw_line",
+        *fields,
+        F.lit(None).cast("string").alias("parse_reason"),
+        F.lit(None).cast("string").alias("parse_detail"),
+    )
+
+
+# ---------------------------------------------------------------- checks: parsed -> classified
+
+
+def classify_events(parsed: DataFrame, day: date) -> DataFrame:
+    """Type and check parsed events for landing `day`; mark exact duplicates of an earlier usable row.
+
+    Returns:
+        Typed event columns plus source_file, line_number, raw_line, reason, column_name, detail;
+        `reason` is null for rows to accept.
+    """
+    outside = Violation(
+        F.to_date(F.col("event_ts")) != F.lit(day),
+        "outside_day",
+        "event_ts",
+        F.concat(
+            F.lit("event_ts "), F.col("event_ts").cast("string"), F.lit(f" is not on landing day {day}")
+        ),
+    )
+    checked = check(parsed, EVENT_RULES, extra=[outside])
+    first_seen = Window.partitionBy("event_id", F.col("reason").isNull()).orderBy(
+        "source_file", "line_number"
+    )
+    duplicate = F.col("reason").isNull() & (F.row_number().over(first_seen) > 1)
+    return checked.withColumns(
+        {
+            "column_name": F.when(duplicate, F.lit("event_id")).otherwise(F.col("column_name")),
+            "detail": F.when(
+                duplicate,
+                F.concat(F.lit("event_id '"), F.col("event_id"), F.lit("' already seen in this day")),
+            ).otherwise(F.col("detail")),
+            "reason": F.when(duplicate, F.lit("duplicate_event_id")).otherwise(F.col("reason")),
+        }
+    )
+
+
+def classify_catalog(parsed: DataFrame, rules: tuple[FieldRule, ...]) -> DataFrame:
+    """Type and check item or user export rows (same output layout as `classify_events`)."""
+    return check(parsed, rules)
+
+
+# ---------------------------------------------------------------- run
+
+
+def _with(df: DataFrame, **values: object) -> DataFrame:
+    """Add constant columns (the run's stamp: ingest time, day, format, entity)."""
+    return df.withColumns({name: F.lit(value) for name, value in values.items()})
+
+
+def _usable(classified: DataFrame) -> DataFrame:
+    return classified.where(F.col("reason").isNull())
+
+
+def _unusable(classified: DataFrame) -> DataFrame:
+    return classified.where(F.col("reason").isNotNull())
+
+
+def _partition_rows(spark: SparkSession, settings: Settings, table: catalog.Table, day: date) -> int:
+    """Rows committed in the day's partition of `table` (read back from Delta, not from the plan)."""
+    values = dict.fromkeys(table.partition_by, day)
+    path = str(table.location(settings.lake))
+    return spark.read.format("delta").load(path).where(engine.partition_predicate(table, values)).count()
+
+
+def _union(frames: list[DataFrame], fallback: DataFrame) -> DataFrame:
+    result = fallback
+    for frame in frames:
+        result = result.unionByName(frame, allowMissingColumns=True)
+    return result
+
+
+def _ingest_catalogs(
+    spark: SparkSession,
+    settings: Settings,
+    day: date,
+    scratch: engine.Scratch,
+    stamp: dict[str, object],
+    derived_items: DataFrame | None,
+) -> tuple[int, int, int]:
+    """Replace the day's raw.items, raw.users and raw.catalog_rejected partitions; returns their row counts."""
+    rejected: list[DataFrame] = []
+    for kind, rules, table in (
+        ("items", ITEM_RULES, catalog.RAW_ITEMS),
+        ("users", USER_RULES, catalog.RAW_USERS),
+    ):
+        files = landing.day_files(settings.landing, kind, day)
+        not_json = [p.name for p in files if landing.FORMAT_BY_SUFFIX[p.suffix] != "jsonl"]
+        if not_json:
+            raise IngestError(f"{kind} exports for {day} must be JSON Lines, found {not_json}")
+        frames = []
+        if files:
+            parsed = parse_jsonl(
+                engine.read_text_files(spark, files, settings.landing), [r.name for r in rules]
+            )
+            classified = scratch.materialize(check(parsed, rules), f"{kind}_classified")
+            frames.append(_with(_usable(classified), source_format="jsonl"))
+            rejected.append(_with(_unusable(classified), entity=kind))
+        if kind == "items" and derived_items is not None:
+            frames.append(derived_items)
+        rows = _union(frames, engine.empty(spark, table))
+        engine.replace_partition(_with(rows, export_date=day, **stamp), table, settings, {"export_date": day})
+    rejected_rows = _union(rejected, engine.empty(spark, catalog.RAW_CATALOG_REJECTED))
+    engine.replace_partition(
+        _with(rejected_rows, export_date=day, **stamp),
+        catalog.RAW_CATALOG_REJECTED,
+        settings,
+        {"export_date": day},
+    )
+    return tuple(  # type: ignore[return-value]
+        _partition_rows(spark, settings, t, day)
+        for t in (catalog.RAW_ITEMS, catalog.RAW_USERS, catalog.RAW_CATALOG_REJECTED)
+    )
+
+
+def _parse_events(
+    spark: SparkSession, settings: Settings, files: list[Path], fmt: landing.EventFormat
+) -> DataFrame:
+    fields = [r.name for r in EVENT_RULES]
+    if fmt == "parquet":
+        return parse_parquet(spark, files, settings.landing, fields)
+    lines = engine.read_text_files(spark, files, settings.landing)
+    return parse_behavior_log(lines) if fmt == "behavior-log" else parse_jsonl(lines, fields)
+
+
+def ingest_day(
+    spark: SparkSession,
+    settings: Settings,
+    day: date,
+    *,
+    event_format: landing.EventFormat | None = None,
+    max_reject_rate: float = 0.05,
+    run_id: str | None = None,
+) -> IngestStats:
+    """Ingest one landing day; replaces the day's partitions so reruns leave the same tables.
+
+    Args:
+        spark: A session from `shoprec.spark.session`.
+        settings: Where the landing files and the lake are.
+        day: The UTC landing day.
+        event_format: Format of the event files; detected from their suffixes when None.
+        max_reject_rate: Above this share of rejected event rows, raw.events is left untouched and
+            the run fails (the rejected rows are still written, so nothing is lost).
+        run_id: Id recorded in ops.ingest_runs; a new one when None.
+
+    Returns:
+        Counts read and written, rejection reasons and the first few rejected rows.
+
+    Raises:
+        IngestError: No event files, too many rejected rows, or counts that do not reconcile.
+    """
+    started = time.monotonic()
+    started_at = datetime.now(UTC).replace(tzinfo=None)
+    files = landing.day_files(settings.landing, "events", day)
+    if not files:
+        raise IngestError(f"no event files for {day} in {landing.day_dir(settings.landing, 'events', day)}")
+    fmt = event_format or landing.detect_format(files)
+    stamp: dict[str, object] = {"ingested_at": started_at}
+    with engine.scratch(spark, settings) as scratch:
+        classified = scratch.materialize(
+            classify_events(_parse_events(spark, settings, files, fmt), day), "events"
+        )
+        reasons = {
+            row["reason"] or "": row["n"]
+            for row in classified.groupBy("reason").agg(F.count(F.lit(1)).alias("n")).collect()
+        }
+        accepted = reasons.pop("", 0)
+        rejected = sum(reasons.values())
+        read = accepted + rejected
+        samples = [
+            f"{r['source_file']}:{r['line_number']} [{r['reason']}] {r['detail']}"
+            for r in _unusable(classified).orderBy("source_file", "line_number").limit(5).collect()
+        ]
+        event_stamp = {"source_format": fmt, "event_date": day, **stamp}
+        partition = {"event_date": day}
+        engine.replace_partition(
+            _with(_unusable(classified), **event_stamp), catalog.RAW_EVENTS_REJECTED, settings, partition
+        )
+        if read and rejected / read > max_reject_rate:
+            raise IngestError(
+                f"{day}: {rejected:,} of {read:,} event rows rejected ({rejected / read:.1%} > "
+                f"{max_reject_rate:.0%}); raw.events left unchanged, rows kept in raw.events_rejected. "
+                f"First: {samples[0] if samples else '-'}"
+            )
+        engine.replace_partition(
+            _with(_usable(classified), **event_stamp), catalog.RAW_EVENTS, settings, partition
+        )
+        committed = _partition_rows(spark, settings, catalog.RAW_EVENTS, day)
+        committed_rejected = _partition_rows(spark, settings, catalog.RAW_EVENTS_REJECTED, day)
+        if (committed, committed_rejected) != (accepted, rejected):
+            raise IngestError(
+                f"{day}: counts do not reconcile: read {read:,} but committed accepted {committed:,} + "
+                f"rejected {committed_rejected:,} (expected {accepted:,} + {rejected:,})"
+            )
+        derived_items = (
+            _with(
+                _usable(classified)
+                .where(F.col("category_id").isNotNull())
+                .select("item_id", "category_id")
+                .distinct(),
+                source_format=fmt,
+                source_file=None,
+            )
+            if fmt == "behavior-log"
+            else None
+        )
+        items, users, catalog_rejected = _ingest_catalogs(spark, settings, day, scratch, stamp, derived_items)
+    stats = IngestStats(
+        day=day,
+        source_format=fmt,
+        files=len(files),
+        read=read,
+        accepted=accepted,
+        rejected=rejected,
+        duplicates=reasons.get("duplicate_event_id", 0),
+        items=items,
+        users=users,
+        catalog_rejected=catalog_rejected,
+        seconds=time.monotonic() - started,
+        reasons=dict(sorted(reasons.items(), key=lambda kv: -kv[1])),
+        samples=samples,
+    )
+    _record_run(spark, settings, stats, run_id or uuid.uuid4().hex, started_at)
+    return stats
+
+
+def _record_run(
+    spark: SparkSession, settings: Settings, stats: IngestStats, run_id: str, started_at: datetime
+) -> None:
+    row = {
+        "run_id": run_id,
+        "event_date": stats.day,
+        "source_format": stats.source_format,
+        "files": stats.files,
+        "read_rows": stats.read,
+        "accepted_rows": stats.accepted,
+        "rejected_rows": stats.rejected,
+        "duplicate_rows": stats.duplicates,
+        "items_rows": stats.items,
+        "users_rows": stats.users,
+        "catalog_rejected_rows": stats.catalog_rejected,
+        "started_at": started_at,
+        "seconds": round(stats.seconds, 3),
+    }
+    engine.append(
+        spark.createDataFrame([row], engine.spark_schema(catalog.OPS_INGEST_RUNS)),
+        catalog.OPS_INGEST_RUNS,
+        settings,
+    )
+
+
+def days_between(start: date, end: date) -> Iterator[date]:
+    """Every day from start to end, both included."""
+    if end < start:
+        raise ValueError(f"end {end} is before start {start}")
+    for offset in range((end - start).days + 1):
+        yield start + timedelta(days=offset)
+
+
+def run(
+    spark: SparkSession,
+    settings: Settings,
+    start: date,
+    end: date | None = None,
+    *,
+    event_format: landing.EventFormat | None = None,
+    max_reject_rate: float = 0.05,
+) -> Iterator[IngestStats]:
+    """Ingest every landing day from start to end (inclusive), yielding each day's stats as it finishes."""
+    run_id = uuid.uuid4().hex
+    for day in days_between(start, end or start):
+        yield ingest_day(
+            spark, settings, day, event_format=event_format, max_reject_rate=max_reject_rate, run_id=run_id
+        )

@@ -1,0 +1,248 @@
+"""The table catalog: every Delta table shoprec reads or writes, declared exactly once.
+
+A table has a name (`schema.table`), a schema whose every column carries a comment, partition
+columns (declared last, so positional and by-name writes agree on every engine), and a
+location under the lake root. Jobs look tables up here by name and never repeat a schema.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_TYPES = re.compile(r"^(STRING|BIGINT|INT|DOUBLE|FLOAT|BOOLEAN|DATE|TIMESTAMP|ARRAY<[A-Z]+>)$")
+
+
+class CatalogError(ValueError):
+    """A table declaration is invalid, or a table name is unknown."""
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column: name, Spark SQL type, comment shown to analysts, nullability."""
+
+    name: str
+    type: str
+    comment: str
+    nullable: bool = True
+
+    def ddl(self, not_null: bool = True) -> str:
+        """Return the column clause of CREATE TABLE (`not_null=False` leaves NOT NULL out)."""
+        not_null = "" if self.nullable or not not_null else " NOT NULL"
+        return f"{self.name} {self.type}{not_null} COMMENT {sql_string(self.comment)}"
+
+
+@dataclass(frozen=True)
+class Table:
+    """A Delta table declaration; checks itself when built."""
+
+    name: str
+    description: str
+    columns: tuple[Column, ...]
+    partition_by: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        parts = self.name.split(".")
+        if len(parts) != 2 or not all(_NAME.match(p) for p in parts):
+            raise CatalogError(
+                f"table name {self.name!r} must look like 'schema.table' (lowercase, digits, _)"
+            )
+        if not self.description:
+            raise CatalogError(f"table {self.name}: a description is required")
+        names = [c.name for c in self.columns]
+        for column in self.columns:
+            if not _NAME.match(column.name):
+                raise CatalogError(
+                    f"table {self.name}: column name {column.name!r} is not lowercase snake_case"
+                )
+            if not _TYPES.match(column.type):
+                raise CatalogError(
+                    f"table {self.name}: column {column.name} has unsupported type {column.type!r}"
+                )
+            if not column.comment:
+                raise CatalogError(f"table {self.name}: column {column.name} needs a comment")
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise CatalogError(f"table {self.name}: duplicate columns {duplicates}")
+        if self.partition_by and tuple(names[-len(self.partition_by) :]) != self.partition_by:
+            raise CatalogError(
+                f"table {self.name}: partition columns {list(self.partition_by)} must exist and be the last "
+                f"columns (some engines move them to the end, which breaks positional writes)"
+            )
+
+    @property
+    def schema(self) -> str:
+        """The schema (database) part of the name."""
+        return self.name.split(".")[0]
+
+    @property
+    def column_names(self) -> list[str]:
+        """Column names in declared order."""
+        return [c.name for c in self.columns]
+
+    def location(self, lake: Path) -> Path:
+        """Where the table's Delta log lives under the lake root."""
+        return lake / self.schema / self.name.split(".")[1]
+
+    def ddl(self, lake: Path, not_null: bool = True) -> str:
+        """Return `CREATE TABLE IF NOT EXISTS … USING delta LOCATION …` for this table."""
+        columns = ",\n  ".join(c.ddl(not_null) for c in self.columns)
+        partitioned = f"\nPARTITIONED BY ({', '.join(self.partition_by)})" if self.partition_by else ""
+        return (
+            f"CREATE TABLE IF NOT EXISTS {self.name} (\n  {columns}\n) USING delta{partitioned}\n"
+            f"LOCATION {sql_string(str(self.location(lake)))}\nCOMMENT {sql_string(self.description)}"
+        )
+
+
+def sql_string(value: str) -> str:
+    """Quote a value as a Spark SQL string literal (backslashes and quotes escaped)."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _c(name: str, type_: str, comment: str, *, nullable: bool = True) -> Column:
+    return Column(name, type_, comment, nullable)
+
+
+_INGESTED_AT = _c(
+    "ingested_at", "TIMESTAMP", "When the ingest run that wrote this row started (UTC).", nullable=False
+)
+_SOURCE_FILE = _c("source_file", "STRING", "Landing file the row came from, relative to the landing root.")
+
+RAW_EVENTS = Table(
+    "raw.events",
+    "Behaviour events as exported, typed and checked; one partition per UTC event day. "
+    "Exact duplicates (same event_id) are dropped here and kept in raw.events_rejected.",
+    (
+        _c("event_id", "STRING", "Unique id of the event in the source system.", nullable=False),
+        _c("user_id", "BIGINT", "User who acted.", nullable=False),
+        _c("item_id", "BIGINT", "Item acted on.", nullable=False),
+        _c("event_type", "STRING", "One of view, click, cart, fav, purchase.", nullable=False),
+        _c("event_ts", "TIMESTAMP", "When the event happened (UTC).", nullable=False),
+        _c("session_id", "STRING", "Browsing session id from the source; null when the format has none."),
+        _c("price", "DOUBLE", "Item price shown at event time; null when the source has none."),
+        _c("category_id", "BIGINT", "Item category when the source carries it (behaviour-log format)."),
+        _c("source_format", "STRING", "Landing format: jsonl, parquet or behavior-log.", nullable=False),
+        _SOURCE_FILE,
+        _c("line_number", "BIGINT", "1-based line (or row) number within source_file."),
+        _INGESTED_AT,
+        _c(
+            "event_date",
+            "DATE",
+            "UTC calendar day of event_ts; the landing day it was exported for.",
+            nullable=False,
+        ),
+    ),
+    partition_by=("event_date",),
+)
+
+_REJECTED_COLUMNS = (
+    _SOURCE_FILE,
+    _c("line_number", "BIGINT", "1-based line (or row) number within source_file."),
+    _c("raw_line", "STRING", "The rejected line exactly as read (rows of binary formats as JSON)."),
+    _c("reason", "STRING", "Machine-readable rejection reason, e.g. unparseable_json, negative_price."),
+    _c("column_name", "STRING", "Column the reason is about; null for whole-row problems."),
+    _c("detail", "STRING", "Human-readable explanation including the offending value."),
+)
+
+RAW_EVENTS_REJECTED = Table(
+    "raw.events_rejected",
+    "Landing event rows that could not be used, with the reason; read = accepted + rejected per day.",
+    (
+        *_REJECTED_COLUMNS,
+        _c("event_id", "STRING", "The row's event_id when one could be read."),
+        _c("source_format", "STRING", "Landing format: jsonl, parquet or behavior-log.", nullable=False),
+        _INGESTED_AT,
+        _c("event_date", "DATE", "Landing day the file was exported for.", nullable=False),
+    ),
+    partition_by=("event_date",),
+)
+
+RAW_ITEMS = Table(
+    "raw.items",
+    "Item catalog export rows (new or changed items) per export day; clean.items keeps the latest.",
+    (
+        _c("item_id", "BIGINT", "Item id.", nullable=False),
+        _c("category_id", "BIGINT", "Leaf category of the item."),
+        _c("brand_id", "BIGINT", "Brand of the item; null when unknown."),
+        _c("price", "DOUBLE", "List price on the export day; null when unknown."),
+        _c("listed_date", "DATE", "Day the item was first listed; null when unknown."),
+        _c(
+            "source_format",
+            "STRING",
+            "jsonl for catalog exports, behavior-log when derived from events.",
+            nullable=False,
+        ),
+        _SOURCE_FILE,
+        _INGESTED_AT,
+        _c("export_date", "DATE", "Day of the catalog export.", nullable=False),
+    ),
+    partition_by=("export_date",),
+)
+
+RAW_USERS = Table(
+    "raw.users",
+    "User registry export rows (new or changed users) per export day; clean.users keeps the latest.",
+    (
+        _c("user_id", "BIGINT", "User id.", nullable=False),
+        _c("signup_date", "DATE", "Day the user signed up."),
+        _c("country", "STRING", "ISO-3166 alpha-2 country code."),
+        _c("age_band", "STRING", "Self-declared age band, e.g. 25-34."),
+        _SOURCE_FILE,
+        _INGESTED_AT,
+        _c("export_date", "DATE", "Day of the registry export.", nullable=False),
+    ),
+    partition_by=("export_date",),
+)
+
+RAW_CATALOG_REJECTED = Table(
+    "raw.catalog_rejected",
+    "Item and user export rows that could not be used, with the reason.",
+    (
+        _c("entity", "STRING", "items or users.", nullable=False),
+        *_REJECTED_COLUMNS,
+        _INGESTED_AT,
+        _c("export_date", "DATE", "Day of the export.", nullable=False),
+    ),
+    partition_by=("export_date",),
+)
+
+OPS_INGEST_RUNS = Table(
+    "ops.ingest_runs",
+    "One row per ingest run and landing day: files, counts and outcome (an append-only audit log).",
+    (
+        _c("run_id", "STRING", "Unique id of the ingest run.", nullable=False),
+        _c("event_date", "DATE", "Landing day ingested.", nullable=False),
+        _c("source_format", "STRING", "Landing format of the event files."),
+        _c("files", "BIGINT", "Number of event files read."),
+        _c("read_rows", "BIGINT", "Non-blank event lines read."),
+        _c("accepted_rows", "BIGINT", "Rows written to raw.events."),
+        _c("rejected_rows", "BIGINT", "Rows written to raw.events_rejected (duplicates included)."),
+        _c("duplicate_rows", "BIGINT", "Of the rejected rows, exact duplicates (same event_id)."),
+        _c("items_rows", "BIGINT", "Rows written to raw.items for this day."),
+        _c("users_rows", "BIGINT", "Rows written to raw.users for this day."),
+        _c("catalog_rejected_rows", "BIGINT", "Rows written to raw.catalog_rejected for this day."),
+        _c("started_at", "TIMESTAMP", "Run start (UTC).", nullable=False),
+        _c("seconds", "DOUBLE", "Wall-clock duration of the day's ingest."),
+    ),
+)
+
+TABLES: dict[str, Table] = {
+    t.name: t
+    for t in (RAW_EVENTS, RAW_EVENTS_REJECTED, RAW_ITEMS, RAW_USERS, RAW_CATALOG_REJECTED, OPS_INGEST_RUNS)
+}
+
+
+def get(name: str) -> Table:
+    """Look a table up by `schema.table`; unknown names fail with the list of known ones."""
+    try:
+        return TABLES[name]
+    except KeyError:
+        raise CatalogError(f"unknown table {name!r}; known tables: {', '.join(sorted(TABLES))}") from None
+
+
+def schemas(tables: Iterable[Table] | None = None) -> list[str]:
+    """Distinct schema names of the given tables (all tables by default), in first-seen order."""
+    return list(dict.fromkeys(t.schema for t in (tables or TABLES.values())))

@@ -1,0 +1,44 @@
+"""The `shoprec` command line: one module per noun, each command a thin call into a job or library.
+
+Every failure exits non-zero with a one-line reason (`error: …`) on stderr, so Airflow task logs
+show why a step failed.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import typer
+
+from shoprec.cli import demo, ingest, lake, sql
+from shoprec.cli.common import UserFacingError
+
+app = typer.Typer(
+    name="shoprec",
+    help="Batch e-commerce recommendations: ingest, features, training, recommendations.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.command("demo-data")(demo.demo_data)
+app.command("ingest")(ingest.ingest)
+app.command("sql")(sql.sql)
+app.add_typer(lake.app, name="lake")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; known failures become `error: <reason>` and exit code 1."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        typer.echo("error: aborted", err=True)
+        sys.exit(130)
+    except UserFacingError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(1)

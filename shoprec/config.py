@@ -1,0 +1,74 @@
+"""The one settings object: environment variables `SHOPREC_*` over an optional `shoprec.toml`.
+
+Precedence (highest first): explicit keyword arguments, `SHOPREC_*` environment variables,
+`shoprec.toml` in the working directory (or the file named by `SHOPREC_CONFIG`), defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+def _config_file() -> Path:
+    return Path(os.environ.get("SHOPREC_CONFIG", "shoprec.toml"))
+
+
+class Settings(BaseSettings):
+    """Where shoprec keeps its data and how it reaches Spark."""
+
+    model_config = SettingsConfigDict(env_prefix="SHOPREC_", extra="forbid", frozen=True)
+
+    home: Path = Field(Path(".shoprec"), description="Root of landing/, lake/, airflow/, models/.")
+    spark_remote: str | None = Field(
+        None, description="Spark Connect URL (sc://host:port) of an existing server; unset = embedded Sail."
+    )
+    lake_host: str = Field("127.0.0.1", description="Interface `shoprec lake serve` binds to.")
+    lake_port: int = Field(50051, ge=0, le=65535, description="Port of `shoprec lake serve` (0 = any free).")
+    landing_dir: Path | None = Field(None, description="Landing files; default <home>/landing.")
+    lake_dir: Path | None = Field(None, description="Delta tables; default <home>/lake.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Read keyword arguments, then the environment, then `shoprec.toml`."""
+        return init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=_config_file())
+
+    @field_validator("spark_remote")
+    @classmethod
+    def _check_remote(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("sc://"):
+            raise ValueError(
+                f"SHOPREC_SPARK_REMOTE must be a Spark Connect URL like sc://host:15002, got {value!r}"
+            )
+        return value or None
+
+    @cached_property
+    def landing(self) -> Path:
+        """Folder holding the landing files (one folder per day)."""
+        return (self.landing_dir or self.home / "landing").resolve()
+
+    @cached_property
+    def lake(self) -> Path:
+        """Root of the Delta tables (`<lake>/<schema>/<table>`)."""
+        return (self.lake_dir or self.home / "lake").resolve()
+
+    @cached_property
+    def demo_truth(self) -> Path:
+        """Side folder with the demo generator's planted preferences (never read by the pipeline)."""
+        return (self.home / "demo_truth").resolve()

@@ -1,0 +1,223 @@
+"""The Spark Connect session, the embedded Sail server's lifecycle, and every engine workaround.
+
+Job code uses the plain PySpark DataFrame API and standard Spark SQL, so it also runs on Apache
+Spark 4 Connect with delta-spark. What Sail (pysail 0.7) needs beyond that lives here and only here:
+
+- its catalog is in memory and per session, so every session registers every catalog table
+  (`CREATE SCHEMA/TABLE IF NOT EXISTS … USING delta LOCATION …`) when it opens;
+- dynamic partition overwrite is not honoured (it replaces the whole table), so partitions are
+  replaced with an explicit `replaceWhere` predicate;
+- NOT NULL column constraints are checked on rows a filter has already removed (a write of
+  `df.where(...)` from a Parquet scan fails), so tables are created without NOT NULL; the catalog
+  still declares nullability, the jobs' row checks and the validation suites enforce it;
+- `input_file_name()` and `_metadata` are missing, so landing files are read one by one (see
+  `read_text_files`), each tagged with its name.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from shoprec import catalog
+from shoprec.catalog import Table, sql_string
+from shoprec.config import Settings
+
+if TYPE_CHECKING:
+    from pysail.spark import SparkConnectServer
+    from pyspark.sql import DataFrame, SparkSession
+
+# Sail logs sessions and shutdown at INFO/WARN on stderr; keep the CLI readable unless RUST_LOG says otherwise.
+os.environ.setdefault("RUST_LOG", "error")
+
+
+class EngineError(RuntimeError):
+    """The Spark engine could not be started or reached."""
+
+
+def start_sail(host: str = "127.0.0.1", port: int = 0) -> SparkConnectServer:
+    """Start a Sail Spark Connect server in a background thread of this process.
+
+    Args:
+        host: Interface to bind; 127.0.0.1 unless the caller decides otherwise.
+        port: TCP port; 0 picks a free one.
+
+    Returns:
+        The running server; `server.listening_address` holds the bound (host, port).
+    """
+    from pysail.spark import SparkConnectServer
+
+    server = SparkConnectServer(host, port)
+    try:
+        server.start(background=True)
+    except Exception as exc:  # pysail raises plain exceptions for bind errors
+        raise EngineError(f"could not start the embedded Sail server on {host}:{port}: {exc}") from exc
+    return server
+
+
+def sail_url(server: SparkConnectServer) -> str:
+    """The `sc://host:port` URL clients use to reach a started server."""
+    host, port = server.listening_address
+    return f"sc://{host}:{port}"
+
+
+def connect(url: str, settings: Settings, app_name: str = "shoprec") -> SparkSession:
+    """Open a Spark Connect session to `url` (UTC session time zone) with every catalog table registered."""
+    from pyspark.sql import SparkSession
+
+    try:
+        spark = (
+            SparkSession.builder.remote(url)
+            .appName(app_name)
+            .config("spark.sql.session.timeZone", "UTC")
+            .create()
+        )
+        register_tables(spark, settings)
+    except Exception as exc:
+        if isinstance(exc, EngineError):
+            raise
+        raise EngineError(f"could not open a Spark Connect session at {url}: {exc}") from exc
+    return spark
+
+
+@contextmanager
+def session(settings: Settings, app_name: str = "shoprec") -> Iterator[SparkSession]:
+    """A Spark session for one unit of work: the configured remote, or an embedded Sail started and stopped here."""
+    server = None if settings.spark_remote else start_sail()
+    url = settings.spark_remote or sail_url(server)
+    try:
+        spark = connect(url, settings, app_name)
+        try:
+            yield spark
+        finally:
+            spark.stop()
+    finally:
+        if server is not None:
+            server.stop()
+
+
+def register_tables(spark: SparkSession, settings: Settings, tables: Sequence[Table] | None = None) -> None:
+    """Create every schema and table that does not exist yet (an empty Delta table at its location)."""
+    tables = list(tables or catalog.TABLES.values())
+    for schema in catalog.schemas(tables):
+        spark.sql(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    for table in tables:
+        spark.sql(table.ddl(settings.lake, not_null=False))
+
+
+def registration_sql(settings: Settings) -> str:
+    """The SQL that registers every table, for clients that connect to a served lake without shoprec."""
+    statements = [f"CREATE SCHEMA IF NOT EXISTS {s}" for s in catalog.schemas()]
+    statements += [t.ddl(settings.lake, not_null=False) for t in catalog.TABLES.values()]
+    return ";\n\n".join(statements) + ";\n"
+
+
+def conform(df: DataFrame, table: Table) -> DataFrame:
+    """Select the table's columns in declared order, cast to declared types; fails naming missing columns."""
+    from pyspark.sql import functions as F
+
+    missing = [c for c in table.column_names if c not in df.columns]
+    if missing:
+        raise ValueError(f"cannot write {table.name}: the DataFrame lacks columns {missing}")
+    return df.select(*[F.col(c.name).cast(c.type).alias(c.name) for c in table.columns])
+
+
+def spark_schema(table: Table) -> str:
+    """The table's columns as a DDL schema string (for createDataFrame and empty frames)."""
+    return ", ".join(f"{c.name} {c.type}" for c in table.columns)
+
+
+def empty(spark: SparkSession, table: Table) -> DataFrame:
+    """An empty DataFrame with the table's schema."""
+    return spark.createDataFrame([], spark_schema(table))
+
+
+def partition_predicate(table: Table, values: Mapping[str, date | str]) -> str:
+    """A SQL predicate selecting one partition, with every value escaped as a literal."""
+    if set(values) != set(table.partition_by):
+        raise ValueError(f"{table.name} is partitioned by {list(table.partition_by)}, got {sorted(values)}")
+    clauses = []
+    for column, value in values.items():
+        literal = (
+            f"DATE {sql_string(value.isoformat())}" if isinstance(value, date) else sql_string(str(value))
+        )
+        clauses.append(f"{column} = {literal}")
+    return " AND ".join(clauses)
+
+
+def replace_partition(
+    df: DataFrame, table: Table, settings: Settings, values: Mapping[str, date | str]
+) -> None:
+    """Atomically replace one partition of `table` with `df` (a single Delta commit; readers see old or new)."""
+    (
+        conform(df, table)
+        .write.format("delta")
+        .mode("overwrite")
+        .option("replaceWhere", partition_predicate(table, values))
+        .save(str(table.location(settings.lake)))
+    )
+
+
+def append(df: DataFrame, table: Table, settings: Settings) -> None:
+    """Append `df` to `table` in one Delta commit."""
+    conform(df, table).write.format("delta").mode("append").save(str(table.location(settings.lake)))
+
+
+def read_text_files(spark: SparkSession, files: Sequence[Path], root: Path) -> DataFrame:
+    """Read text files into (source_file, line_number, value), line numbers 1-based per file.
+
+    Sail has no `input_file_name()`, so each file is read on its own and tagged with its path
+    relative to `root`; line numbers follow the reader's row order within a file.
+    """
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    non_empty = [path for path in files if path.stat().st_size > 0]  # Sail reads an empty file with no columns
+    if not non_empty:
+        return spark.createDataFrame([], "source_file STRING, line_number BIGINT, value STRING")
+    frames = [
+        spark.read.text(str(path)).select(
+            F.lit(str(path.relative_to(root))).alias("source_file"),
+            F.monotonically_increasing_id().alias("_row"),
+            "value",
+        )
+        for path in non_empty
+    ]
+    lines = frames[0]
+    for frame in frames[1:]:
+        lines = lines.unionByName(frame)
+    order = Window.partitionBy("source_file").orderBy("_row")
+    return lines.select(
+        "source_file", F.row_number().over(order).cast("bigint").alias("line_number"), "value"
+    )
+
+
+@contextmanager
+def scratch(spark: SparkSession, settings: Settings) -> Iterator[Scratch]:
+    """Temporary Parquet storage under the lake for materialising intermediate results; removed on exit."""
+    root = settings.lake / "_scratch" / uuid.uuid4().hex
+    try:
+        yield Scratch(spark, root)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+class Scratch:
+    """Parquet scratch space of one unit of work (see `scratch`)."""
+
+    def __init__(self, spark: SparkSession, root: Path) -> None:
+        self._spark = spark
+        self._root = root
+
+    def materialize(self, df: DataFrame, name: str) -> DataFrame:
+        """Compute `df` once into Parquet and return a DataFrame reading it back."""
+        path = str(self._root / name)
+        df.write.mode("overwrite").parquet(path)
+        # With the schema given, an empty result (no Parquet files written) still reads back with its columns.
+        return self._spark.read.schema(df.schema).parquet(path)
