@@ -115,10 +115,10 @@ class Scale:
 
 
 SCALES: dict[str, Scale] = {
-    "tiny": Scale("tiny", 300, 200, 8, 20, 4, 3, 0.14),
-    "small": Scale("small", 25_000, 8_000, 40, 300, 250, 60, 0.137),
-    "medium": Scale("medium", 150_000, 60_000, 120, 1_500, 1_500, 400, 0.232),
-    "large": Scale("large", 1_000_000, 400_000, 300, 6_000, 10_000, 2_500, 0.33),
+    "tiny": Scale("tiny", 300, 200, 8, 20, 4, 3, 0.171),
+    "small": Scale("small", 25_000, 8_000, 40, 300, 250, 60, 0.167),
+    "medium": Scale("medium", 150_000, 60_000, 120, 1_500, 1_500, 400, 0.283),
+    "large": Scale("large", 1_000_000, 400_000, 300, 6_000, 10_000, 2_500, 0.40),
 }
 
 
@@ -152,10 +152,10 @@ _EVENT_TYPES = ("view", "click", "cart", "fav", "purchase")
 _BEHAVIOR_TYPES = ("pv", "", "cart", "fav", "buy")
 # probability = base + gain * affinity (affinity = user's weight of the item's category)
 _FUNNEL: dict[str, tuple[float, float]] = {
-    "click_given_view": (0.15, 0.40),
-    "cart_given_click": (0.12, 0.30),
-    "fav_given_click": (0.06, 0.14),
-    "purchase_given_cart": (0.30, 0.30),
+    "click_given_view": (0.10, 0.35),
+    "cart_given_click": (0.10, 0.25),
+    "fav_given_click": (0.05, 0.12),
+    "purchase_given_cart": (0.25, 0.30),
 }
 _EXPLORE_PROB = 0.10
 _SESSION_STAY_PROB = 0.70
@@ -595,9 +595,16 @@ def _hex_ids(seq: np.ndarray, day_ord: int, namespace: np.uint64, key: np.uint64
     return _fixed_width_strings(_HEX_LUT[b].reshape(-1, 16))
 
 
-def _iso_ts_quoted(day: date, ms: np.ndarray) -> pa.Array:
+def _iso_ts_quoted(day: date | np.ndarray, ms: np.ndarray) -> pa.Array:
+    """Format ``"YYYY-MM-DDTHH:MM:SS.mmmZ"`` (with quotes) for one day or per-row day ordinals."""
     out = np.empty((len(ms), 26), np.uint8)
-    out[:, :12] = np.frombuffer(f'"{day.isoformat()}T'.encode(), np.uint8)
+    out[:, 0] = ord('"')
+    if isinstance(day, date):
+        out[:, 1:11] = np.frombuffer(day.isoformat().encode(), np.uint8)
+    else:
+        days = (np.asarray(day, np.int64) - _EPOCH_ORDINAL).astype("datetime64[D]")
+        out[:, 1:11] = np.datetime_as_string(days).astype("S10").view(np.uint8).reshape(-1, 10)
+    out[:, 11] = ord("T")
     out[:, 12:14] = _digits(ms // 3_600_000, 2)
     out[:, 14] = ord(":")
     out[:, 15:17] = _digits(ms // 60_000 % 60, 2)
@@ -699,11 +706,8 @@ def _corrupt_lines(ev: _DayEvents, n: int, rng: np.random.Generator, day: date, 
         _lookup(_ETYPE_JSON, ev.etype[src]),
     )
     shift = rng.integers(1, 4, n) * np.where(rng.random(n) < 0.5, -1, 1)
-    epoch_ms = (day_ord - _EPOCH_ORDINAL + shift) * _MS_PER_DAY + ev.ms[src]
-    other_day = np.char.add(
-        np.char.add('"', np.datetime_as_string(epoch_ms.astype("datetime64[ms]"), unit="ms")), 'Z"'
-    )
-    ts = pc.if_else(pa.array(is_kind["wrong_day"]), pa.array(other_day), _iso_ts_quoted(day, ev.ms[src]))
+    other_day = _iso_ts_quoted(day_ord + shift, ev.ms[src])
+    ts = pc.if_else(pa.array(is_kind["wrong_day"]), other_day, _iso_ts_quoted(day, ev.ms[src]))
     ts = pc.if_else(
         pa.array(is_kind["bad_timestamp"]), _lookup(_BAD_TIMESTAMPS, variant % len(_BAD_TIMESTAMPS)), ts
     )
@@ -717,11 +721,27 @@ def _corrupt_lines(ev: _DayEvents, n: int, rng: np.random.Generator, day: date, 
         removed = pc.replace_substring_regex(lines, pattern=f',"{field}":[^,]*', replacement="")
         lines = pc.if_else(pa.array(missing & (miss_var == var)), removed, lines)
     # truncated JSON: drop 1..100 trailing characters (always including the closing brace)
-    cut = 1 + variant % 100
-    trunc = is_kind["truncated_json"]
-    for c in np.unique(cut[trunc]):
-        mask = trunc & (cut == c)
-        lines = pc.if_else(pa.array(mask), pc.utf8_slice_codeunits(lines, 0, -int(c)), lines)
+    cut = np.where(is_kind["truncated_json"], 1 + variant % 100, 0)
+    return _truncate_and_terminate(lines, cut)
+
+
+def _truncate_and_terminate(lines: pa.Array, cut: np.ndarray) -> pa.Array:
+    """Drop ``cut[i]`` trailing characters of the (ASCII) lines with ``cut > 0``; append newlines."""
+    rows = np.flatnonzero(cut > 0)
+    if len(rows):
+        sub = pc.binary_join_element_wise(lines.take(pa.array(rows)), "", "")  # fresh, unsliced array
+        _, offsets_buf, data_buf = sub.buffers()
+        offsets = np.frombuffer(offsets_buf, np.int32)[: len(sub) + 1].astype(np.int64)
+        lengths = np.diff(offsets)
+        new_len = np.maximum(lengths - cut[rows], 0)
+        pos = np.arange(int(offsets[-1])) - np.repeat(offsets[:-1], lengths)
+        keep = pos < np.repeat(new_len, lengths)
+        data = np.frombuffer(data_buf, np.uint8)[: offsets[-1]][keep]
+        new_offsets = np.concatenate([[0], np.cumsum(new_len)]).astype(np.int32)
+        cut_lines = pa.StringArray.from_buffers(len(sub), pa.py_buffer(new_offsets), pa.py_buffer(data))
+        idx = np.arange(len(lines))
+        idx[rows] = len(lines) + np.arange(len(rows))
+        lines = pa.concat_arrays([lines, cut_lines]).take(pa.array(idx))
     return pc.binary_join_element_wise(lines, "\n", "")
 
 

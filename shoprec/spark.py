@@ -178,7 +178,9 @@ def read_text_files(spark: SparkSession, files: Sequence[Path], root: Path) -> D
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    non_empty = [path for path in files if path.stat().st_size > 0]  # Sail reads an empty file with no columns
+    non_empty = [
+        path for path in files if path.stat().st_size > 0
+    ]  # Sail reads an empty file with no columns
     if not non_empty:
         return spark.createDataFrame([], "source_file STRING, line_number BIGINT, value STRING")
     frames = [

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sys
 
-import click
 import typer
 
 from shoprec.cli import demo, ingest, lake, sql
@@ -27,18 +26,10 @@ app.command("sql")(sql.sql)
 app.add_typer(lake.app, name="lake")
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Run the CLI; known failures become `error: <reason>` and exit code 1."""
+def main() -> None:
+    """Run the CLI; known failures become `error: <reason>` on stderr and exit code 1."""
     try:
-        app(args=argv, standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except click.Abort:
-        typer.echo("error: aborted", err=True)
-        sys.exit(130)
+        app()  # usage errors are reported by Typer itself (exit code 2)
     except UserFacingError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(1)

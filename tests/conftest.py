@@ -1,0 +1,73 @@
+"""Shared fixtures: one real embedded Sail server per test session, a fresh lake per test."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+from pyspark.sql import SparkSession
+
+from shoprec import landing
+from shoprec import spark as engine
+from shoprec.config import Settings
+
+
+@pytest.fixture(scope="session")
+def sail_url() -> Iterator[str]:
+    """A real Sail Spark Connect server on 127.0.0.1 shared by the whole test session."""
+    server = engine.start_sail()
+    yield engine.sail_url(server)
+    server.stop()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Settings with a fresh SHOPREC_HOME under the test's temporary folder."""
+    return Settings(home=tmp_path / "home")
+
+
+@pytest.fixture
+def spark(sail_url: str, settings: Settings) -> Iterator[SparkSession]:
+    """A Spark Connect session on the shared server with every table registered in this test's lake."""
+    session = engine.connect(sail_url, settings, "shoprec-tests")
+    yield session
+    session.stop()
+
+
+def event(
+    event_id: str = "e1",
+    user_id: object = 1,
+    item_id: object = 10,
+    event_type: str = "view",
+    event_ts: str = "2026-01-01T10:00:00.000Z",
+    session_id: str = "s1",
+    price: object = 9.99,
+) -> dict[str, object]:
+    """One well-formed landing event; override fields to break it."""
+    return {
+        "event_id": event_id,
+        "user_id": user_id,
+        "item_id": item_id,
+        "event_type": event_type,
+        "event_ts": event_ts,
+        "session_id": session_id,
+        "price": price,
+    }
+
+
+def write_landing(
+    settings: Settings,
+    day: date,
+    rows: list[dict[str, object] | str],
+    kind: landing.Kind = "events",
+    name: str = "part-00000.jsonl",
+) -> Path:
+    """Write landing lines (dicts as JSON, strings verbatim) for one day and kind."""
+    folder = landing.day_dir(settings.landing, kind, day)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows))
+    return path
