@@ -7,6 +7,7 @@ PIP := $(PY) -m pip --disable-pip-version-check
 SCALE ?= tiny
 START ?= 2026-01-01
 DAYS ?= 14
+END ?= $(shell $(PYTHON) -c "import datetime as d; print(d.date.fromisoformat('$(START)') + d.timedelta(days=$(DAYS) - 1))")
 
 .PHONY: install run test test-fast lint bench clean
 
@@ -26,8 +27,10 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 
 run: install
 	$(VENV)/bin/shoprec demo-data --scale $(SCALE) --start $(START) --days $(DAYS)
-	$(VENV)/bin/shoprec ingest --start $(START) --days $(DAYS)
+	$(VENV)/bin/shoprec ingest --start $(START) --end $(END)
 	$(VENV)/bin/shoprec lake tables
+	$(VENV)/bin/shoprec sql "SELECT event_type, count(*) AS events, count(DISTINCT user_id) AS users FROM raw.events GROUP BY 1 ORDER BY 2 DESC"
+	$(VENV)/bin/shoprec sql "SELECT reason, count(*) AS rows FROM raw.events_rejected GROUP BY 1 ORDER BY 2 DESC"
 
 test: install
 	$(VENV)/bin/ruff check .

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import date
 
+import duckdb
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -229,3 +230,5 @@ def test_tables_read_without_spark(spark: SparkSession, settings: Settings) -> N
     info = lake.info(catalog.RAW_EVENTS, settings)
     assert (info.rows, info.version) == (2, 1)
     assert lake.info(catalog.RAW_USERS, settings).rows == 0
+    events = lake.delta_table(catalog.RAW_EVENTS, settings).to_pyarrow_table()
+    assert duckdb.sql("SELECT count(DISTINCT item_id) FROM events").fetchall() == [(2,)]
