@@ -115,10 +115,10 @@ class Scale:
 
 
 SCALES: dict[str, Scale] = {
-    "tiny": Scale("tiny", 300, 200, 8, 20, 4, 3, 0.171),
-    "small": Scale("small", 25_000, 8_000, 40, 300, 250, 60, 0.167),
-    "medium": Scale("medium", 150_000, 60_000, 120, 1_500, 1_500, 400, 0.283),
-    "large": Scale("large", 1_000_000, 400_000, 300, 6_000, 10_000, 2_500, 0.40),
+    "tiny": Scale("tiny", 300, 200, 8, 20, 4, 3, 0.15),
+    "small": Scale("small", 25_000, 8_000, 40, 300, 250, 60, 0.155),
+    "medium": Scale("medium", 150_000, 60_000, 120, 1_500, 1_500, 400, 0.26),
+    "large": Scale("large", 1_000_000, 400_000, 300, 6_000, 10_000, 2_500, 0.385),
 }
 
 
@@ -147,7 +147,7 @@ class GenerationStats:
 # Simulation constants
 # --------------------------------------------------------------------------------------------
 
-VIEW, CLICK, CART, FAV, PURCHASE = 0, 1, 2, 3, 4
+_VIEW, _CLICK, _CART, _FAV, _PURCHASE = 0, 1, 2, 3, 4
 _EVENT_TYPES = ("view", "click", "cart", "fav", "purchase")
 _BEHAVIOR_TYPES = ("pv", "", "cart", "fav", "buy")
 # probability = base + gain * affinity (affinity = user's weight of the item's category)
@@ -530,7 +530,7 @@ def _simulate_day(world: _World, scale: Scale, rng: np.random.Generator, day: da
     etype = np.concatenate(
         [
             np.full(len(a), t, np.int8)
-            for a, t in ((v_ms, VIEW), (c_idx, CLICK), (k_idx, CART), (f_idx, FAV), (p_idx, PURCHASE))
+            for a, t in ((v_ms, _VIEW), (c_idx, _CLICK), (k_idx, _CART), (f_idx, _FAV), (p_idx, _PURCHASE))
         ]
     )
     ms = np.concatenate([v_ms, c_ms, k_ms, f_ms, p_ms])
@@ -790,7 +790,7 @@ def _write_events(
     """Write one day's events (and corrupt lines); returns (valid rows, corrupt lines)."""
     folder.mkdir(parents=True, exist_ok=True)
     if event_format == "behavior-log":
-        rows = np.flatnonzero(ev.etype != CLICK)
+        rows = np.flatnonzero(ev.etype != _CLICK)
         for part, lo in enumerate(range(0, max(len(rows), 1), _MAX_LINES_PER_FILE)):
             chunk = rows[lo : lo + _MAX_LINES_PER_FILE]
             _write_lines(folder / f"events-{part:05d}.csv", _behavior_lines(ev, chunk, day))

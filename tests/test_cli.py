@@ -135,3 +135,10 @@ def test_bad_setting_is_one_line(env: dict[str, str]) -> None:
     result = shoprec("lake", "tables", env={**env, "SHOPREC_SPARK_REMOTE": "localhost:1"}, check=False)
     assert result.returncode == 1
     assert result.stderr.startswith("error: invalid setting SHOPREC_SPARK_REMOTE: ")
+
+
+def test_behavior_log_demo_round_trip(env: dict[str, str]) -> None:
+    shoprec("demo-data", "--days", "1", "--format", "behavior-log", env=env)
+    shoprec("ingest", "--date", "2026-01-01", env=env)
+    query = "SELECT DISTINCT source_format FROM raw.events"
+    assert shoprec("sql", query, "--format", "csv", env=env).stdout.splitlines() == ["source_format", "behavior-log"]

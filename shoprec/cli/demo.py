@@ -22,8 +22,13 @@ def demo_data(
         ),
     ] = "jsonl",
     corrupt_rate: Annotated[
-        float, typer.Option(min=0.0, max=0.5, help="Share of extra bad lines mixed in, as real exports have.")
-    ] = 0.001,
+        float | None,
+        typer.Option(
+            min=0.0,
+            max=0.5,
+            help="Share of extra bad lines mixed in, as real exports have (jsonl: 0.001 by default).",
+        ),
+    ] = None,
 ) -> None:
     """Generate landing files (events, item and user exports) plus the planted true preferences."""
     cfg = settings()
@@ -37,7 +42,9 @@ def demo_data(
             days=days,
             seed=seed,
             event_format=event_format,
-            corrupt_rate=corrupt_rate,
+            corrupt_rate=(0.001 if event_format == "jsonl" else 0.0)
+            if corrupt_rate is None
+            else corrupt_rate,
             progress=echo_progress,
         )
     typer.echo(

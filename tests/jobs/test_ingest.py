@@ -230,5 +230,6 @@ def test_tables_read_without_spark(spark: SparkSession, settings: Settings) -> N
     info = lake.info(catalog.RAW_EVENTS, settings)
     assert (info.rows, info.version) == (2, 1)
     assert lake.info(catalog.RAW_USERS, settings).rows == 0
-    events = lake.delta_table(catalog.RAW_EVENTS, settings).to_pyarrow_table()
-    assert duckdb.sql("SELECT count(DISTINCT item_id) FROM events").fetchall() == [(2,)]
+    duck = duckdb.connect()
+    duck.register("events", lake.delta_table(catalog.RAW_EVENTS, settings).to_pyarrow_table())
+    assert duck.sql("SELECT count(DISTINCT item_id) FROM events").fetchall() == [(2,)]
