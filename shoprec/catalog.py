@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
-_TYPES = re.compile(r"^(STRING|BIGINT|INT|DOUBLE|FLOAT|BOOLEAN|DATE|TIMESTAMP|ARRAY<[A-Z]+>)$")
+# Flat types only: Sail 0.7 cannot re-register an existing Delta table that has an ARRAY column.
+_TYPES = re.compile(r"^(STRING|BIGINT|INT|DOUBLE|FLOAT|BOOLEAN|DATE|TIMESTAMP)$")
 
 
 class CatalogError(ValueError):
@@ -229,9 +230,223 @@ OPS_INGEST_RUNS = Table(
     ),
 )
 
+_AS_OF = _c(
+    "as_of_date", "DATE", "Features computed from events on or before this UTC day only.", nullable=False
+)
+_EVENT_TYPE_COLUMNS = ("views", "clicks", "carts", "favs", "purchases")
+WINDOWS = (1, 7, 30)
+
+
+def _windowed_counts(subject: str) -> tuple[Column, ...]:
+    """`<type>_<w>d` counts per event type and window, e.g. views_7d."""
+    return tuple(
+        _c(
+            f"{kind}_{w}d",
+            "BIGINT",
+            f"{kind.capitalize()} by the {subject} in the {w} day(s) ending on as_of_date.",
+        )
+        for kind in _EVENT_TYPE_COLUMNS
+        for w in WINDOWS
+    )
+
+
+CLEAN_EVENTS = Table(
+    "clean.events",
+    "Events ready for features: from raw.events, de-duplicated across files and days, category joined "
+    "from the item catalog, sessions present for every event.",
+    (
+        _c("event_id", "STRING", "Unique event id.", nullable=False),
+        _c("user_id", "BIGINT", "User who acted.", nullable=False),
+        _c("item_id", "BIGINT", "Item acted on.", nullable=False),
+        _c("category_id", "BIGINT", "Item category (from the event, else the catalog as of the event day)."),
+        _c("event_type", "STRING", "One of view, click, cart, fav, purchase.", nullable=False),
+        _c("event_ts", "TIMESTAMP", "When the event happened (UTC).", nullable=False),
+        _c(
+            "session_id",
+            "STRING",
+            "Source session id; for sources without one, user id + start of a 30-minute-inactivity session.",
+            nullable=False,
+        ),
+        _c(
+            "price",
+            "DOUBLE",
+            "Item price at event time (event's own, else the catalog's as of the event day).",
+        ),
+        _c("event_date", "DATE", "UTC calendar day of event_ts.", nullable=False),
+    ),
+    partition_by=("event_date",),
+)
+
+CLEAN_ITEMS = Table(
+    "clean.items",
+    "Item attributes as slowly changing history: one row per item and period; is_current marks the latest.",
+    (
+        _c("item_id", "BIGINT", "Item id.", nullable=False),
+        _c("category_id", "BIGINT", "Leaf category."),
+        _c("brand_id", "BIGINT", "Brand; null when unknown."),
+        _c("price", "DOUBLE", "List price during the period; null when unknown."),
+        _c("listed_date", "DATE", "Day the item was first listed (from the catalog)."),
+        _c("first_seen_date", "DATE", "First export day that carried the item.", nullable=False),
+        _c("valid_from", "DATE", "First day these attributes hold.", nullable=False),
+        _c("valid_to", "DATE", "Day these attributes stopped holding (exclusive); null while current."),
+        _c("is_current", "BOOLEAN", "True for the latest attributes of the item.", nullable=False),
+    ),
+)
+
+CLEAN_USERS = Table(
+    "clean.users",
+    "User attributes as slowly changing history: one row per user and period; is_current marks the latest.",
+    (
+        _c("user_id", "BIGINT", "User id.", nullable=False),
+        _c("signup_date", "DATE", "Day the user signed up."),
+        _c("country", "STRING", "ISO-3166 alpha-2 country code."),
+        _c("age_band", "STRING", "Self-declared age band."),
+        _c("first_seen_date", "DATE", "First export day that carried the user.", nullable=False),
+        _c("valid_from", "DATE", "First day these attributes hold.", nullable=False),
+        _c("valid_to", "DATE", "Day these attributes stopped holding (exclusive); null while current."),
+        _c("is_current", "BOOLEAN", "True for the latest attributes of the user.", nullable=False),
+    ),
+)
+
+USER_DAILY = Table(
+    "features.user_daily",
+    "Per user and as_of_date: behaviour over the last 1/7/30 days (users with an event in the last 30 days).",
+    (
+        _c("user_id", "BIGINT", "User id.", nullable=False),
+        *_windowed_counts("user"),
+        _c("distinct_items_30d", "BIGINT", "Distinct items the user interacted with in 30 days."),
+        _c("distinct_categories_30d", "BIGINT", "Distinct categories the user interacted with in 30 days."),
+        _c("active_days_30d", "BIGINT", "Days with at least one event in the last 30 days."),
+        _c(
+            "days_since_last_event",
+            "BIGINT",
+            "as_of_date minus the day of the user's last event (0 = that day).",
+        ),
+        _c(
+            "days_since_last_purchase", "BIGINT", "Days since the last purchase within 30 days; null if none."
+        ),
+        _c("click_rate_30d", "DOUBLE", "clicks_30d / views_30d (0 when no views), in [0, 1]."),
+        _c("cart_rate_30d", "DOUBLE", "carts_30d / clicks_30d (0 when no clicks), capped to [0, 1]."),
+        _c("purchase_rate_30d", "DOUBLE", "purchases_30d / views_30d (0 when no views), capped to [0, 1]."),
+        _c("spend_30d", "DOUBLE", "Sum of prices of purchases in 30 days."),
+        _c("avg_price_paid_30d", "DOUBLE", "spend_30d / purchases_30d; null without purchases."),
+        *(
+            _c(
+                f"top_category_{k}",
+                "BIGINT",
+                f"The user's rank-{k} category by 30-day affinity; null if fewer.",
+            )
+            for k in (1, 2, 3)
+        ),
+        _AS_OF,
+    ),
+    partition_by=("as_of_date",),
+)
+
+ITEM_DAILY = Table(
+    "features.item_daily",
+    "Per item and as_of_date: popularity over 1/7/30 days, smoothed rates, trend and price "
+    "(items with an event in the last 30 days).",
+    (
+        _c("item_id", "BIGINT", "Item id.", nullable=False),
+        _c("category_id", "BIGINT", "Item category as of as_of_date."),
+        _c("brand_id", "BIGINT", "Item brand as of as_of_date."),
+        *_windowed_counts("item's users"),
+        _c("users_7d", "BIGINT", "Distinct users who interacted with the item in 7 days."),
+        _c("users_30d", "BIGINT", "Distinct users who interacted with the item in 30 days."),
+        _c(
+            "click_rate_30d",
+            "DOUBLE",
+            "Smoothed click-through rate: (clicks + prior) / (views + prior weight).",
+        ),
+        _c("conversion_rate_30d", "DOUBLE", "Smoothed purchases per view, same smoothing."),
+        _c(
+            "trend_7d_vs_30d",
+            "DOUBLE",
+            "Daily views in 7 days over daily views in 30 days (+1 smoothing); >1 rising.",
+        ),
+        _c("price", "DOUBLE", "Catalog price as of as_of_date (else the last event price)."),
+        _c("days_since_listed", "BIGINT", "as_of_date minus listed_date; null when unknown."),
+        _AS_OF,
+    ),
+    partition_by=("as_of_date",),
+)
+
+USER_CATEGORY = Table(
+    "features.user_category",
+    "Per user, category and as_of_date: affinity from event-type-weighted interactions decaying with "
+    "a 7-day half-life over 30 days.",
+    (
+        _c("user_id", "BIGINT", "User id.", nullable=False),
+        _c("category_id", "BIGINT", "Category id.", nullable=False),
+        _c(
+            "affinity",
+            "DOUBLE",
+            "Sum of weight(event type) * 0.5^(age in days / 7): view 1, click 2, fav 3, cart 4, purchase 6.",
+        ),
+        _c("affinity_share", "DOUBLE", "affinity / the user's total affinity, in [0, 1]."),
+        _c("category_rank", "BIGINT", "1 = the user's strongest category."),
+        _c("events_30d", "BIGINT", "The user's events in this category in 30 days."),
+        _c("purchases_30d", "BIGINT", "The user's purchases in this category in 30 days."),
+        _AS_OF,
+    ),
+    partition_by=("as_of_date",),
+)
+
+ITEM_COOCCURRENCE = Table(
+    "features.item_cooccurrence",
+    "Item pairs seen (viewed/clicked) or bought in the same sessions over 30 days; top 50 partners per item.",
+    (
+        _c("item_id", "BIGINT", "The anchor item.", nullable=False),
+        _c("other_item_id", "BIGINT", "An item that co-occurred with it.", nullable=False),
+        _c("co_view_sessions", "BIGINT", "Sessions in 30 days that viewed or clicked both items."),
+        _c("co_buy_sessions", "BIGINT", "Sessions in 30 days that bought both items."),
+        _c(
+            "score",
+            "DOUBLE",
+            "Cosine-normalised co-occurrence, (co_view + 5 co_buy) / sqrt(sessions(a) sessions(b)), in [0, 1].",
+        ),
+        _c("pair_rank", "BIGINT", "1 = the anchor item's strongest partner."),
+        _AS_OF,
+    ),
+    partition_by=("as_of_date",),
+)
+
+OPS_VALIDATION_RESULTS = Table(
+    "ops.validation_results",
+    "One row per expectation evaluated by `shoprec validate` (an append-only audit log).",
+    (
+        _c("run_id", "STRING", "Id of the validation run.", nullable=False),
+        _c("table_name", "STRING", "Validated table.", nullable=False),
+        _c("partition_value", "STRING", "Validated partition (e.g. 2026-01-31); null for whole tables."),
+        _c("expectation", "STRING", "Great Expectations expectation type.", nullable=False),
+        _c("column_name", "STRING", "Column(s) the expectation is about."),
+        _c("severity", "STRING", "blocking (fails the run) or warning.", nullable=False),
+        _c("success", "BOOLEAN", "Whether the expectation held.", nullable=False),
+        _c("observed", "STRING", "Observed value or unexpected count, as text."),
+        _c("sample_bad_values", "STRING", "A few unexpected values, as JSON."),
+        _c("validated_at", "TIMESTAMP", "When the run started (UTC).", nullable=False),
+    ),
+)
+
 TABLES: dict[str, Table] = {
     t.name: t
-    for t in (RAW_EVENTS, RAW_EVENTS_REJECTED, RAW_ITEMS, RAW_USERS, RAW_CATALOG_REJECTED, OPS_INGEST_RUNS)
+    for t in (
+        RAW_EVENTS,
+        RAW_EVENTS_REJECTED,
+        RAW_ITEMS,
+        RAW_USERS,
+        RAW_CATALOG_REJECTED,
+        CLEAN_EVENTS,
+        CLEAN_ITEMS,
+        CLEAN_USERS,
+        USER_DAILY,
+        ITEM_DAILY,
+        USER_CATEGORY,
+        ITEM_COOCCURRENCE,
+        OPS_INGEST_RUNS,
+        OPS_VALIDATION_RESULTS,
+    )
 }
 
 
