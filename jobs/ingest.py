@@ -12,7 +12,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession, Window
@@ -22,6 +22,7 @@ from jobs.rules import FieldRule, Violation, check
 from shoprec import catalog, landing
 from shoprec import spark as engine
 from shoprec.config import Settings
+from shoprec.dates import days_between
 
 EVENT_TYPES = ("view", "click", "cart", "fav", "purchase")
 BEHAVIOR_TYPES = {"pv": "view", "fav": "fav", "cart": "cart", "buy": "purchase"}
@@ -437,14 +438,6 @@ def _record_run(
         catalog.OPS_INGEST_RUNS,
         settings,
     )
-
-
-def days_between(start: date, end: date) -> Iterator[date]:
-    """Every day from start to end, both included."""
-    if end < start:
-        raise ValueError(f"end {end} is before start {start}")
-    for offset in range((end - start).days + 1):
-        yield start + timedelta(days=offset)
 
 
 def run(

@@ -164,6 +164,35 @@ def replace_partition(
     )
 
 
+def range_predicate(table: Table, start: date, end: date) -> str:
+    """A SQL predicate selecting the partitions of a date-partitioned table from start to end (inclusive)."""
+    if len(table.partition_by) != 1:
+        raise ValueError(f"{table.name} is not partitioned by a single date column")
+    column = table.partition_by[0]
+    return f"{column} BETWEEN DATE {sql_string(start.isoformat())} AND DATE {sql_string(end.isoformat())}"
+
+
+def replace_range(df: DataFrame, table: Table, settings: Settings, start: date, end: date) -> None:
+    """Atomically replace the partitions from start to end with `df` (one Delta commit for the whole range)."""
+    (
+        conform(df, table)
+        .write.format("delta")
+        .mode("overwrite")
+        .option("replaceWhere", range_predicate(table, start, end))
+        .save(str(table.location(settings.lake)))
+    )
+
+
+def overwrite(df: DataFrame, table: Table, settings: Settings) -> None:
+    """Replace the whole content of an unpartitioned table in one Delta commit."""
+    conform(df, table).write.format("delta").mode("overwrite").save(str(table.location(settings.lake)))
+
+
+def read(spark: SparkSession, table: Table, settings: Settings) -> DataFrame:
+    """Read a catalog table by location (works whatever the session registered)."""
+    return spark.read.format("delta").load(str(table.location(settings.lake)))
+
+
 def append(df: DataFrame, table: Table, settings: Settings) -> None:
     """Append `df` to `table` in one Delta commit."""
     conform(df, table).write.format("delta").mode("append").save(str(table.location(settings.lake)))

@@ -141,4 +141,7 @@ def test_behavior_log_demo_round_trip(env: dict[str, str]) -> None:
     shoprec("demo-data", "--days", "1", "--format", "behavior-log", env=env)
     shoprec("ingest", "--date", "2026-01-01", env=env)
     query = "SELECT DISTINCT source_format FROM raw.events"
-    assert shoprec("sql", query, "--format", "csv", env=env).stdout.splitlines() == ["source_format", "behavior-log"]
+    assert shoprec("sql", query, "--format", "csv", env=env).stdout.splitlines() == [
+        "source_format",
+        "behavior-log",
+    ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
+from typing import Annotated
 
 import typer
 from pydantic import ValidationError
@@ -32,6 +33,24 @@ def parse_date(value: str, option: str) -> date:
         return date.fromisoformat(value)
     except ValueError:
         raise typer.BadParameter(f"{value!r} is not a date like 2026-01-31", param_hint=option) from None
+
+
+def date_range(day: str | None, start: str | None, end: str | None) -> tuple[date, date]:
+    """Resolve `--date D` or `--start D [--end D]` into (first, last) days, refusing other mixes."""
+    if (day is None) == (start is None):
+        raise typer.BadParameter("give either --date or --start (with --end)", param_hint="--date/--start")
+    if day is not None and end is not None:
+        raise typer.BadParameter("--end goes with --start, not with --date", param_hint="--end")
+    first = parse_date(day, "--date") if day is not None else parse_date(start, "--start")  # type: ignore[arg-type]
+    last = parse_date(end, "--end") if end else first
+    if last < first:
+        raise typer.BadParameter(f"--end {last} is before --start {first}", param_hint="--end")
+    return first, last
+
+
+DateOption = Annotated[str | None, typer.Option("--date", help="The UTC day to process (YYYY-MM-DD).")]
+StartOption = Annotated[str | None, typer.Option(help="First day of a range (with --end).")]
+EndOption = Annotated[str | None, typer.Option(help="Last day of a range, included.")]
 
 
 @contextmanager

@@ -1,0 +1,304 @@
+"""Features job: clean.events -> the four feature tables for each as_of_date in a range.
+
+Point in time: a row for as_of_date D is computed only from events dated on or before D (and
+item attributes valid on D). Windows are 1, 7 and 30 days ending on D: an event of day E counts
+in the w-day window of D when 0 <= D - E < w.
+
+Backfills read the events once: events are first summed per key and day, then each daily row is
+*spread* to every as_of_date whose 30-day window contains it, so a range of N days costs one scan
+of N + 29 days of events instead of N scans of 30 days.
+
+Notation: `age` = as_of_date - event_date in days.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+
+from jobs.clean import valid_on
+from shoprec import catalog
+from shoprec import spark as engine
+from shoprec.catalog import WINDOWS
+from shoprec.config import Settings
+
+HORIZON = max(WINDOWS)
+EVENT_KINDS = {"view": "views", "click": "clicks", "cart": "carts", "fav": "favs", "purchase": "purchases"}
+AFFINITY_WEIGHTS = {"view": 1.0, "click": 2.0, "fav": 3.0, "cart": 4.0, "purchase": 6.0}
+AFFINITY_HALF_LIFE_DAYS = 7.0
+RATE_PRIOR_VIEWS = 20.0  # pseudo-views of the catalogue-wide rate mixed into each item's rates
+TOP_PARTNERS = 50
+MAX_ITEMS_PER_SESSION = 30  # bounds the pairs a single long session contributes (n^2)
+
+
+@dataclass(frozen=True)
+class FeatureStats:
+    """Rows written per feature table for a range of as_of dates."""
+
+    start: date
+    end: date
+    rows: dict[str, int]
+
+    def summary(self) -> str:
+        """One line for logs and the CLI."""
+        counts = ", ".join(f"{name} {n:,}" for name, n in self.rows.items())
+        return f"features {self.start}..{self.end}: {counts}"
+
+
+def spread(daily: DataFrame, start: date, end: date) -> DataFrame:
+    """Repeat each daily row for every as_of_date in [start, end] whose window holds it; adds as_of_date, age."""
+    first = F.greatest(F.col("event_date"), F.lit(start))
+    last = F.least(F.date_add(F.col("event_date"), HORIZON - 1), F.lit(end))
+    return (
+        daily.where(first <= last)
+        .withColumn("as_of_date", F.explode(F.sequence(first, last)))
+        .withColumn("age", F.datediff(F.col("as_of_date"), F.col("event_date")))
+    )
+
+
+def _kind_counts() -> list[Column]:
+    return [F.count(F.when(F.col("event_type") == kind, 1)).alias(name) for kind, name in EVENT_KINDS.items()]
+
+
+def _windowed_sums() -> list[Column]:
+    return [
+        F.coalesce(F.sum(F.when(F.col("age") < w, F.col(name))), F.lit(0)).alias(f"{name}_{w}d")
+        for name in EVENT_KINDS.values()
+        for w in WINDOWS
+    ]
+
+
+def _ratio(numerator: str, denominator: str) -> Column:
+    """Numerator / denominator in [0, 1]; 0 when the denominator is 0."""
+    return F.when(
+        F.col(denominator) > 0, F.least(F.lit(1.0), F.col(numerator) / F.col(denominator))
+    ).otherwise(0.0)
+
+
+def user_category(events: DataFrame, start: date, end: date) -> DataFrame:
+    """features.user_category: decayed, type-weighted affinity per user and category, ranked per user."""
+    weight = F.coalesce(*[F.when(F.col("event_type") == k, F.lit(w)) for k, w in AFFINITY_WEIGHTS.items()])
+    daily = (
+        events.where(F.col("category_id").isNotNull())
+        .groupBy("user_id", "category_id", "event_date")
+        .agg(
+            F.sum(weight).alias("weight"),
+            F.count(F.lit(1)).alias("events"),
+            F.count(F.when(F.col("event_type") == "purchase", 1)).alias("purchases"),
+        )
+    )
+    decay = F.pow(F.lit(0.5), F.col("age") / F.lit(AFFINITY_HALF_LIFE_DAYS))
+    scores = (
+        spread(daily, start, end)
+        .groupBy("user_id", "category_id", "as_of_date")
+        .agg(
+            F.sum(F.col("weight") * decay).alias("affinity"),
+            F.sum("events").alias("events_30d"),
+            F.sum("purchases").alias("purchases_30d"),
+        )
+    )
+    per_user = Window.partitionBy("user_id", "as_of_date")
+    ranked = Window.partitionBy("user_id", "as_of_date").orderBy(F.desc("affinity"), "category_id")
+    return scores.withColumn(
+        "affinity_share", F.least(F.lit(1.0), F.col("affinity") / F.sum("affinity").over(per_user))
+    ).withColumn("category_rank", F.row_number().over(ranked))
+
+
+def user_daily(events: DataFrame, categories: DataFrame, start: date, end: date) -> DataFrame:
+    """features.user_daily from clean.events and the same range's features.user_category."""
+    daily = events.groupBy("user_id", "event_date").agg(
+        *_kind_counts(),
+        F.coalesce(F.sum(F.when(F.col("event_type") == "purchase", F.col("price"))), F.lit(0.0)).alias(
+            "spend"
+        ),
+    )
+    counts = (
+        spread(daily, start, end)
+        .groupBy("user_id", "as_of_date")
+        .agg(
+            *_windowed_sums(),
+            F.count(F.lit(1)).alias("active_days_30d"),
+            F.min("age").alias("days_since_last_event"),
+            F.min(F.when(F.col("purchases") > 0, F.col("age"))).alias("days_since_last_purchase"),
+            F.sum("spend").alias("spend_30d"),
+        )
+    )
+    touched = events.select("user_id", "event_date", "item_id", "category_id").distinct()
+    breadth = (
+        spread(touched, start, end)
+        .groupBy("user_id", "as_of_date")
+        .agg(
+            F.countDistinct("item_id").alias("distinct_items_30d"),
+            F.countDistinct("category_id").alias("distinct_categories_30d"),
+        )
+    )
+    top = (
+        categories.where(F.col("category_rank") <= 3)
+        .groupBy("user_id", "as_of_date")
+        .agg(
+            *[
+                F.max(F.when(F.col("category_rank") == k, F.col("category_id"))).alias(f"top_category_{k}")
+                for k in (1, 2, 3)
+            ]
+        )
+    )
+    return (
+        counts.join(breadth, ["user_id", "as_of_date"], "left")
+        .join(top, ["user_id", "as_of_date"], "left")
+        .withColumns(
+            {
+                "click_rate_30d": _ratio("clicks_30d", "views_30d"),
+                "cart_rate_30d": _ratio("carts_30d", "clicks_30d"),
+                "purchase_rate_30d": _ratio("purchases_30d", "views_30d"),
+                "avg_price_paid_30d": F.when(
+                    F.col("purchases_30d") > 0, F.col("spend_30d") / F.col("purchases_30d")
+                ),
+            }
+        )
+    )
+
+
+def item_daily(events: DataFrame, items: DataFrame, start: date, end: date) -> DataFrame:
+    """features.item_daily from clean.events and the item attribute history (as of each as_of_date)."""
+    daily = events.groupBy("item_id", "event_date").agg(
+        *_kind_counts(),
+        F.sum("price").alias("price_sum"),
+        F.count("price").alias("price_n"),
+    )
+    counts = (
+        spread(daily, start, end)
+        .groupBy("item_id", "as_of_date")
+        .agg(
+            *_windowed_sums(),
+            (F.sum("price_sum") / F.sum("price_n")).alias("event_price_30d"),
+        )
+    )
+    visitors = events.select("item_id", "event_date", "user_id").distinct()
+    reach = (
+        spread(visitors, start, end)
+        .groupBy("item_id", "as_of_date")
+        .agg(
+            F.countDistinct(F.when(F.col("age") < 7, F.col("user_id"))).alias("users_7d"),
+            F.countDistinct("user_id").alias("users_30d"),
+        )
+    )
+    catalog_items = items.select(
+        F.col("item_id").alias("catalog_item_id"), "category_id", "brand_id", "price", "listed_date",
+        "valid_from", "valid_to",
+    )  # fmt: skip
+    on_as_of = (F.col("item_id") == F.col("catalog_item_id")) & valid_on(F.col("as_of_date"))
+    per_day = Window.partitionBy("as_of_date")
+    prior_click = F.sum("clicks_30d").over(per_day) / F.greatest(F.sum("views_30d").over(per_day), F.lit(1))
+    prior_buy = F.sum("purchases_30d").over(per_day) / F.greatest(F.sum("views_30d").over(per_day), F.lit(1))
+    m = F.lit(RATE_PRIOR_VIEWS)
+    return (
+        counts.join(reach, ["item_id", "as_of_date"], "left")
+        .join(catalog_items, on_as_of, "left")
+        .withColumns(
+            {"_prior_click": F.least(F.lit(1.0), prior_click), "_prior_buy": F.least(F.lit(1.0), prior_buy)}
+        )
+        .withColumns(
+            {
+                "click_rate_30d": F.least(
+                    F.lit(1.0), (F.col("clicks_30d") + m * F.col("_prior_click")) / (F.col("views_30d") + m)
+                ),
+                "conversion_rate_30d": F.least(
+                    F.lit(1.0), (F.col("purchases_30d") + m * F.col("_prior_buy")) / (F.col("views_30d") + m)
+                ),
+                "trend_7d_vs_30d": (F.col("views_7d") / 7.0 + 1.0) / (F.col("views_30d") / 30.0 + 1.0),
+                "price": F.coalesce(F.col("price"), F.col("event_price_30d")),
+                "days_since_listed": F.datediff(F.col("as_of_date"), F.col("listed_date")).cast("bigint"),
+            }
+        )
+    )
+
+
+def item_cooccurrence(events: DataFrame, start: date, end: date, top_n: int = TOP_PARTNERS) -> DataFrame:
+    """features.item_cooccurrence: per item, its top partners by cosine-normalised shared sessions."""
+    by_session = Window.partitionBy("event_date", "session_id").orderBy(F.desc("last_ts"), "item_id")
+    session_items = (
+        events.groupBy("event_date", "session_id", "item_id")
+        .agg(
+            F.max("event_ts").alias("last_ts"),
+            F.max(F.when(F.col("event_type") == "purchase", 1).otherwise(0)).alias("bought"),
+        )
+        .withColumn("_position", F.row_number().over(by_session))
+        .where(F.col("_position") <= MAX_ITEMS_PER_SESSION)
+        .drop("_position", "last_ts")
+    )
+    a, b = session_items.alias("a"), session_items.alias("b")
+    pairs = (
+        a.join(
+            b,
+            (F.col("a.event_date") == F.col("b.event_date"))
+            & (F.col("a.session_id") == F.col("b.session_id")),
+        )
+        .where(F.col("a.item_id") != F.col("b.item_id"))
+        .groupBy(
+            F.col("a.item_id").alias("item_id"),
+            F.col("b.item_id").alias("other_item_id"),
+            F.col("a.event_date").alias("event_date"),
+        )
+        .agg(
+            F.count(F.lit(1)).alias("co_view"),
+            F.count(F.when((F.col("a.bought") == 1) & (F.col("b.bought") == 1), 1)).alias("co_buy"),
+        )
+    )
+    sessions = session_items.groupBy("item_id", "event_date").agg(F.count(F.lit(1)).alias("sessions"))
+    item_sessions = (
+        spread(sessions, start, end)
+        .groupBy("item_id", "as_of_date")
+        .agg(F.sum("sessions").alias("sessions_30d"))
+    )
+    totals = (
+        spread(pairs, start, end)
+        .groupBy("item_id", "other_item_id", "as_of_date")
+        .agg(F.sum("co_view").alias("co_view_sessions"), F.sum("co_buy").alias("co_buy_sessions"))
+    )
+    mine = item_sessions.select("item_id", "as_of_date", F.col("sessions_30d").alias("_mine"))
+    theirs = item_sessions.select(
+        F.col("item_id").alias("other_item_id"), "as_of_date", F.col("sessions_30d").alias("_theirs")
+    )
+    ranked = Window.partitionBy("item_id", "as_of_date").orderBy(
+        F.desc("score"), F.desc("co_buy_sessions"), "other_item_id"
+    )
+    return (
+        totals.join(mine, ["item_id", "as_of_date"])
+        .join(theirs, ["other_item_id", "as_of_date"])
+        .withColumn(
+            "score",
+            F.least(F.lit(1.0), F.col("co_view_sessions") / F.sqrt(F.col("_mine") * F.col("_theirs"))),
+        )
+        .withColumn("pair_rank", F.row_number().over(ranked))
+        .where(F.col("pair_rank") <= top_n)
+    )
+
+
+def run(spark: SparkSession, settings: Settings, start: date, end: date | None = None) -> FeatureStats:
+    """Build all feature tables for as_of dates start..end; each table's range is replaced in one commit."""
+    end = end or start
+    events = engine.read(spark, catalog.CLEAN_EVENTS, settings).where(
+        F.col("event_date").between(F.lit(start - timedelta(days=HORIZON - 1)), F.lit(end))
+    )
+    items = engine.read(spark, catalog.CLEAN_ITEMS, settings)
+    with engine.scratch(spark, settings) as scratch:
+        events = scratch.materialize(events, "events")  # read the window of events once for all tables
+        categories = scratch.materialize(user_category(events, start, end), "user_category")
+        outputs = {
+            catalog.USER_CATEGORY: categories,
+            catalog.USER_DAILY: user_daily(events, categories, start, end),
+            catalog.ITEM_DAILY: item_daily(events, items, start, end),
+            catalog.ITEM_COOCCURRENCE: item_cooccurrence(events, start, end),
+        }
+        for table, frame in outputs.items():
+            engine.replace_range(frame, table, settings, start, end)
+    rows = {
+        table.name: engine.read(spark, table, settings)
+        .where(engine.range_predicate(table, start, end))
+        .count()
+        for table in outputs
+    }
+    return FeatureStats(start=start, end=end, rows=rows)
