@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -21,6 +21,36 @@ def sail_url() -> Iterator[str]:
     server = engine.start_sail()
     yield engine.sail_url(server)
     server.stop()
+
+
+FEATURES_START = date(2026, 1, 1)
+FEATURES_AS_OF = date(2026, 1, 8)
+
+
+def build_features(spark: SparkSession, settings: Settings, days: int, as_of: tuple[date, date]) -> None:
+    """Generate a tiny shop (seed 7) from FEATURES_START, ingest, clean, and build features for the as_of range."""
+    from jobs import clean, features, ingest
+    from shoprec import demo_data
+
+    demo_data.generate(
+        settings.landing, settings.demo_truth, scale="tiny", start=FEATURES_START, days=days, seed=7
+    )
+    end = FEATURES_START + timedelta(days=days - 1)
+    list(ingest.run(spark, settings, FEATURES_START, end))
+    clean.run(spark, settings, FEATURES_START, end)
+    features.run(spark, settings, *as_of)
+
+
+@pytest.fixture(scope="session")
+def feature_lake(
+    sail_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[SparkSession, Settings]]:
+    """Ten days of a tiny shop with features built for the 7th and 8th day (shared; do not modify)."""
+    settings = Settings(home=tmp_path_factory.mktemp("feature_lake") / "home")
+    session = engine.connect(sail_url, settings, "shoprec-tests-features")
+    build_features(session, settings, days=10, as_of=(FEATURES_AS_OF - timedelta(days=1), FEATURES_AS_OF))
+    yield session, settings
+    session.stop()
 
 
 @pytest.fixture

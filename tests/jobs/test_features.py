@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -12,32 +11,20 @@ import pandas as pd
 import pytest
 from pyspark.sql import SparkSession
 
-from jobs import clean, features, ingest
-from shoprec import catalog, demo_data
+from jobs import features
+from shoprec import catalog
 from shoprec import spark as engine
 from shoprec.config import Settings
+from tests.conftest import FEATURES_AS_OF, FEATURES_START, build_features
 
-START = date(2026, 1, 1)
-AS_OF = date(2026, 1, 8)
+START = FEATURES_START
+AS_OF = FEATURES_AS_OF
 FEATURE_TABLES = (catalog.USER_DAILY, catalog.ITEM_DAILY, catalog.USER_CATEGORY, catalog.ITEM_COOCCURRENCE)
 
 
-def build(spark: SparkSession, settings: Settings, days: int, as_of: tuple[date, date]) -> None:
-    demo_data.generate(settings.landing, settings.demo_truth, scale="tiny", start=START, days=days, seed=7)
-    end = START + timedelta(days=days - 1)
-    list(ingest.run(spark, settings, START, end))
-    clean.run(spark, settings, START, end)
-    features.run(spark, settings, *as_of)
-
-
-@pytest.fixture(scope="module")
-def lake(sail_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SparkSession, Settings]]:
-    """Ten days of a tiny shop, features built for the 7th and 8th day."""
-    settings = Settings(home=tmp_path_factory.mktemp("features") / "home")
-    spark = engine.connect(sail_url, settings, "test-features")
-    build(spark, settings, days=10, as_of=(AS_OF - timedelta(days=1), AS_OF))
-    yield spark, settings
-    spark.stop()
+@pytest.fixture
+def lake(feature_lake: tuple[SparkSession, Settings]) -> tuple[SparkSession, Settings]:
+    return feature_lake
 
 
 def partition(spark: SparkSession, table: catalog.Table, day: date) -> pd.DataFrame:
@@ -129,7 +116,7 @@ def test_future_events_change_nothing_for_past_dates(
     shorter = Settings(home=tmp_path / "home")  # the same shop, but its history ends on AS_OF
     other = engine.connect(sail_url, shorter, "test-features-pit")
     try:
-        build(other, shorter, days=(AS_OF - START).days + 1, as_of=(AS_OF, AS_OF))
+        build_features(other, shorter, days=(AS_OF - START).days + 1, as_of=(AS_OF, AS_OF))
         for table in FEATURE_TABLES:
             pd.testing.assert_frame_equal(
                 partition(other, table, AS_OF), partition(spark, table, AS_OF), check_dtype=False

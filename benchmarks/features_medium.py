@@ -1,0 +1,215 @@
+"""Benchmark: build all feature tables for one day over 30 days of medium-scale history; prints JSON.
+
+Phases run in separate processes so each peak memory (max RSS, the in-process Sail included) is its
+own: setup (generate, ingest, clean), features for the last day, a 7-day backfill, and DuckDB doing
+the same aggregations on the same events as a reference point (from the landing JSON Lines, and
+from clean.events' Parquet files).
+Usage: `python benchmarks/features_medium.py [--scale medium] [--days 30]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+DUCKDB_FEATURES = """
+WITH ev AS (SELECT *, date_diff('day', event_date, DATE '{as_of}') AS age FROM events
+            WHERE event_date BETWEEN DATE '{as_of}' - INTERVAL 29 DAY AND DATE '{as_of}'),
+user_daily AS (
+  SELECT user_id, {user_counts}, count(DISTINCT item_id) AS distinct_items_30d, min(age) AS days_since_last_event,
+         sum(CASE WHEN event_type = 'purchase' THEN price ELSE 0 END) AS spend_30d
+  FROM ev GROUP BY user_id),
+item_daily AS (
+  SELECT item_id, {user_counts}, count(DISTINCT user_id) AS users_30d FROM ev GROUP BY item_id),
+user_category AS (
+  SELECT user_id, category_id, sum(CASE event_type WHEN 'view' THEN 1 WHEN 'click' THEN 2 WHEN 'fav' THEN 3
+         WHEN 'cart' THEN 4 ELSE 6 END * pow(0.5, age / 7.0)) AS affinity
+  FROM ev WHERE category_id IS NOT NULL GROUP BY user_id, category_id),
+session_items AS (SELECT DISTINCT event_date, session_id, item_id FROM ev),
+pairs AS (
+  SELECT a.item_id, b.item_id AS other_item_id, count(*) AS co_view_sessions
+  FROM session_items a JOIN session_items b USING (event_date, session_id)
+  WHERE a.item_id <> b.item_id GROUP BY 1, 2)
+SELECT (SELECT count(*) FROM user_daily), (SELECT count(*) FROM item_daily),
+       (SELECT count(*) FROM user_category), (SELECT count(*) FROM pairs)
+"""
+
+
+def _peak_rss_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+
+def _settings(home: Path):  # Settings is imported lazily to keep the parent process light
+    from shoprec.config import Settings
+
+    return Settings(home=home)
+
+
+def _setup(home: Path, scale: str, start: date, days: int) -> dict[str, float]:
+    from jobs import clean, ingest
+    from shoprec import demo_data
+    from shoprec import spark as engine
+
+    settings = _settings(home)
+    stats = demo_data.generate(settings.landing, settings.demo_truth, scale=scale, start=start, days=days)
+    end = start + timedelta(days=days - 1)
+    began = time.perf_counter()
+    with engine.session(settings, "benchmark-setup") as spark:
+        list(ingest.run(spark, settings, start, end))
+        ingested = time.perf_counter()
+        clean.run(spark, settings, start, end)
+    return {
+        "events": stats.events,
+        "ingest_seconds": round(ingested - began, 1),
+        "clean_seconds": round(time.perf_counter() - ingested, 1),
+    }
+
+
+def _features(home: Path, first: date, last: date) -> dict[str, float]:
+    from jobs import features
+    from shoprec import spark as engine
+
+    settings = _settings(home)
+    with engine.session(settings, "benchmark-features") as spark:
+        events = (
+            spark.table("clean.events")
+            .where(f"event_date BETWEEN DATE'{first - timedelta(days=29)}' AND DATE'{last}'")
+            .count()
+        )
+        began = time.perf_counter()
+        stats = features.run(spark, settings, first, last)
+        seconds = time.perf_counter() - began
+    return {
+        "as_of_days": (last - first).days + 1,
+        "events_in_window": events,
+        "seconds": round(seconds, 1),
+        "events_per_s": round(events / seconds),
+        "rows": stats.rows,
+        "peak_rss_mb": _peak_rss_mb(),
+    }
+
+
+def _sql_list(paths: list[str]) -> str:
+    return "[" + ", ".join("'" + p.replace("'", "''") + "'" for p in paths) + "]"
+
+
+def _duckdb(home: Path, as_of: date, source: str) -> dict[str, float]:
+    import duckdb
+    from deltalake import DeltaTable
+
+    settings = _settings(home)
+    counts = ", ".join(
+        f"count(*) FILTER (WHERE event_type = '{kind}' AND age < {w}) AS {name}_{w}d"
+        for kind, name in (
+            ("view", "views"),
+            ("click", "clicks"),
+            ("cart", "carts"),
+            ("fav", "favs"),
+            ("purchase", "purchases"),
+        )
+        for w in (1, 7, 30)
+    )
+    con = duckdb.connect()
+    con.execute(f"SET threads = {os.cpu_count()}")
+    began = time.perf_counter()
+    if source == "landing_jsonl":
+        files = [str(p) for p in sorted((settings.landing / "events").glob("date=*/*.jsonl"))]
+        con.execute(
+            f"CREATE VIEW raw AS SELECT * FROM read_json({_sql_list(files)}, columns = {{event_id: 'VARCHAR', "
+            "user_id: 'BIGINT', item_id: 'BIGINT', event_type: 'VARCHAR', event_ts: 'TIMESTAMP', "
+            "session_id: 'VARCHAR', price: 'DOUBLE'})"
+        )
+        items = DeltaTable(str(settings.lake / "clean" / "items")).to_pyarrow_table(
+            columns=["item_id", "category_id", "is_current"]
+        )
+        con.register("items", items)
+        con.execute(
+            "CREATE VIEW events AS SELECT r.*, CAST(r.event_ts AS DATE) AS event_date, i.category_id FROM raw r "
+            "LEFT JOIN items i ON i.item_id = r.item_id AND i.is_current"
+        )
+    else:
+        files = DeltaTable(str(settings.lake / "clean" / "events")).file_uris()
+        con.execute(
+            f"CREATE VIEW events AS SELECT * FROM read_parquet({_sql_list(files)}, hive_partitioning = true)"
+        )
+    result = con.execute(DUCKDB_FEATURES.format(as_of=as_of, user_counts=counts)).fetchall()[0]
+    seconds = time.perf_counter() - began
+    return {
+        "source": source,
+        "seconds": round(seconds, 1),
+        "rows": dict(
+            zip(
+                ("user_daily", "item_daily", "user_category", "cooccurrence_pairs_untrimmed"),
+                result,
+                strict=True,
+            )
+        ),
+        "peak_rss_mb": _peak_rss_mb(),
+    }
+
+
+def _phase(args: argparse.Namespace, home: Path, *extra: str) -> dict:
+    command = [sys.executable, __file__, "--home", str(home), "--scale", args.scale, "--start", args.start,
+               "--days", str(args.days), *extra]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode:
+        raise SystemExit(f"phase {extra} failed:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--scale", default="medium")
+    parser.add_argument("--start", default="2026-01-01")
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--home", type=Path)
+    parser.add_argument(
+        "--phase", choices=["setup", "features", "backfill", "duckdb_jsonl", "duckdb_parquet"]
+    )
+    args = parser.parse_args()
+    start = date.fromisoformat(args.start)
+    last = start + timedelta(days=args.days - 1)
+    phases = {
+        "setup": lambda: _setup(args.home, args.scale, start, args.days),
+        "features": lambda: _features(args.home, last, last),
+        "backfill": lambda: _features(args.home, last - timedelta(days=6), last),
+        "duckdb_jsonl": lambda: _duckdb(args.home, last, "landing_jsonl"),
+        "duckdb_parquet": lambda: _duckdb(args.home, last, "clean_events_parquet"),
+    }
+    if args.phase:
+        print(json.dumps(phases[args.phase]()))
+        return
+    with tempfile.TemporaryDirectory(prefix="shoprec-bench-") as tmp:
+        home = Path(tmp)
+        report = {
+            "benchmark": "features",
+            "scale": args.scale,
+            "history_days": args.days,
+            "as_of": last.isoformat(),
+            "machine": {
+                "cpus": os.cpu_count(),
+                "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+                "platform": platform.platform(),
+            },
+            "setup": _phase(args, home, "--phase", "setup"),
+            "features_one_day": _phase(args, home, "--phase", "features"),
+            "features_backfill_7_days": _phase(args, home, "--phase", "backfill"),
+            "duckdb_reference": [
+                _phase(args, home, "--phase", "duckdb_jsonl"),
+                _phase(args, home, "--phase", "duckdb_parquet"),
+            ],
+        }
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
