@@ -28,9 +28,11 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 run: install
 	$(VENV)/bin/shoprec demo-data --scale $(SCALE) --start $(START) --days $(DAYS)
 	$(VENV)/bin/shoprec ingest --start $(START) --end $(END)
+	$(VENV)/bin/shoprec clean --start $(START) --end $(END)
+	$(VENV)/bin/shoprec features --date $(END)
 	$(VENV)/bin/shoprec lake tables
-	$(VENV)/bin/shoprec sql "SELECT event_type, count(*) AS events, count(DISTINCT user_id) AS users FROM raw.events GROUP BY 1 ORDER BY 2 DESC"
 	$(VENV)/bin/shoprec sql "SELECT reason, count(*) AS rows FROM raw.events_rejected GROUP BY 1 ORDER BY 2 DESC"
+	$(VENV)/bin/shoprec sql "SELECT item_id, category_id, views_30d, purchases_30d, round(conversion_rate_30d, 3) AS conversion FROM features.item_daily WHERE as_of_date = DATE'$(END)' ORDER BY purchases_30d DESC LIMIT 5"
 
 test: install
 	$(VENV)/bin/ruff check .

@@ -145,3 +145,17 @@ def test_behavior_log_demo_round_trip(env: dict[str, str]) -> None:
         "source_format",
         "behavior-log",
     ]
+
+
+def test_clean_and_features_commands(ingested: dict[str, str]) -> None:
+    assert (
+        "clean 2026-01-01..2026-01-02:"
+        in shoprec("clean", "--start", "2026-01-01", "--end", "2026-01-02", env=ingested).stdout
+    )
+    built = shoprec("features", "--date", "2026-01-02", env=ingested).stdout
+    assert re.match(
+        r"features 2026-01-02\.\.2026-01-02: features\.user_category [\d,]+, features\.user_daily [\d,]+",
+        built,
+    )
+    query = "SELECT count(*) AS n FROM features.user_daily WHERE as_of_date = '2026-01-02'"
+    assert json.loads(shoprec("sql", query, "--format", "json", env=ingested).stdout)["n"] > 0
