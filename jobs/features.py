@@ -24,14 +24,16 @@ from shoprec import catalog
 from shoprec import spark as engine
 from shoprec.catalog import WINDOWS
 from shoprec.config import Settings
+from shoprec.dates import days_between
 
 HORIZON = max(WINDOWS)
+FEATURE_TABLES = (catalog.USER_DAILY, catalog.ITEM_DAILY, catalog.USER_CATEGORY, catalog.ITEM_COOCCURRENCE)
 EVENT_KINDS = {"view": "views", "click": "clicks", "cart": "carts", "fav": "favs", "purchase": "purchases"}
 AFFINITY_WEIGHTS = {"view": 1.0, "click": 2.0, "fav": 3.0, "cart": 4.0, "purchase": 6.0}
 AFFINITY_HALF_LIFE_DAYS = 7.0
 RATE_PRIOR_VIEWS = 20.0  # pseudo-views of the catalogue-wide rate mixed into each item's rates
 TOP_PARTNERS = 50
-MAX_ITEMS_PER_SESSION = 30  # bounds the pairs a single long session contributes (n^2)
+MAX_ITEMS_PER_SESSION = 20  # bounds the pairs a single long session contributes (n^2)
 
 
 @dataclass(frozen=True)
@@ -216,8 +218,13 @@ def item_daily(events: DataFrame, items: DataFrame, start: date, end: date) -> D
     )
 
 
-def item_cooccurrence(events: DataFrame, start: date, end: date, top_n: int = TOP_PARTNERS) -> DataFrame:
-    """features.item_cooccurrence: per item, its top partners by cosine-normalised shared sessions."""
+def session_pairs(events: DataFrame) -> tuple[DataFrame, DataFrame]:
+    """Daily co-occurrence counts: (pairs, sessions).
+
+    pairs: item_id, other_item_id, event_date, co_view (sessions with both), co_buy (sessions buying both);
+    sessions: item_id, event_date, sessions (sessions with the item). A session contributes its
+    MAX_ITEMS_PER_SESSION most recent items, which bounds the n^2 pairs of very long sessions.
+    """
     by_session = Window.partitionBy("event_date", "session_id").orderBy(F.desc("last_ts"), "item_id")
     session_items = (
         events.groupBy("event_date", "session_id", "item_id")
@@ -230,12 +237,11 @@ def item_cooccurrence(events: DataFrame, start: date, end: date, top_n: int = TO
         .drop("_position", "last_ts")
     )
     a, b = session_items.alias("a"), session_items.alias("b")
+    same_session = (F.col("a.event_date") == F.col("b.event_date")) & (
+        F.col("a.session_id") == F.col("b.session_id")
+    )
     pairs = (
-        a.join(
-            b,
-            (F.col("a.event_date") == F.col("b.event_date"))
-            & (F.col("a.session_id") == F.col("b.session_id")),
-        )
+        a.join(b, same_session)
         .where(F.col("a.item_id") != F.col("b.item_id"))
         .groupBy(
             F.col("a.item_id").alias("item_id"),
@@ -248,37 +254,47 @@ def item_cooccurrence(events: DataFrame, start: date, end: date, top_n: int = TO
         )
     )
     sessions = session_items.groupBy("item_id", "event_date").agg(F.count(F.lit(1)).alias("sessions"))
-    item_sessions = (
-        spread(sessions, start, end)
-        .groupBy("item_id", "as_of_date")
-        .agg(F.sum("sessions").alias("sessions_30d"))
-    )
+    return pairs, sessions
+
+
+def item_cooccurrence(
+    pairs: DataFrame, sessions: DataFrame, as_of: date, top_n: int = TOP_PARTNERS
+) -> DataFrame:
+    """features.item_cooccurrence for one as_of_date from the daily counts of `session_pairs`.
+
+    One day at a time on purpose: the pairs of a 30-day window are many, and spreading them to
+    several as_of dates at once multiplies them (memory) before the top-N trim.
+    """
+    window = F.col("event_date").between(F.lit(as_of - timedelta(days=HORIZON - 1)), F.lit(as_of))
     totals = (
-        spread(pairs, start, end)
-        .groupBy("item_id", "other_item_id", "as_of_date")
+        pairs.where(window)
+        .groupBy("item_id", "other_item_id")
         .agg(F.sum("co_view").alias("co_view_sessions"), F.sum("co_buy").alias("co_buy_sessions"))
     )
-    mine = item_sessions.select("item_id", "as_of_date", F.col("sessions_30d").alias("_mine"))
-    theirs = item_sessions.select(
-        F.col("item_id").alias("other_item_id"), "as_of_date", F.col("sessions_30d").alias("_theirs")
-    )
-    ranked = Window.partitionBy("item_id", "as_of_date").orderBy(
+    item_sessions = sessions.where(window).groupBy("item_id").agg(F.sum("sessions").alias("_mine"))
+    theirs = item_sessions.select(F.col("item_id").alias("other_item_id"), F.col("_mine").alias("_theirs"))
+    ranked = Window.partitionBy("item_id").orderBy(
         F.desc("score"), F.desc("co_buy_sessions"), "other_item_id"
     )
     return (
-        totals.join(mine, ["item_id", "as_of_date"])
-        .join(theirs, ["other_item_id", "as_of_date"])
+        totals.join(item_sessions, "item_id")
+        .join(theirs, "other_item_id")
         .withColumn(
             "score",
             F.least(F.lit(1.0), F.col("co_view_sessions") / F.sqrt(F.col("_mine") * F.col("_theirs"))),
         )
         .withColumn("pair_rank", F.row_number().over(ranked))
         .where(F.col("pair_rank") <= top_n)
+        .withColumn("as_of_date", F.lit(as_of))
     )
 
 
 def run(spark: SparkSession, settings: Settings, start: date, end: date | None = None) -> FeatureStats:
-    """Build all feature tables for as_of dates start..end; each table's range is replaced in one commit."""
+    """Build all feature tables for as_of dates start..end.
+
+    user_daily, item_daily and user_category replace the whole range in one commit each;
+    item_cooccurrence replaces one as_of partition per commit (see `item_cooccurrence`).
+    """
     end = end or start
     events = engine.read(spark, catalog.CLEAN_EVENTS, settings).where(
         F.col("event_date").between(F.lit(start - timedelta(days=HORIZON - 1)), F.lit(end))
@@ -287,18 +303,27 @@ def run(spark: SparkSession, settings: Settings, start: date, end: date | None =
     with engine.scratch(spark, settings) as scratch:
         events = scratch.materialize(events, "events")  # read the window of events once for all tables
         categories = scratch.materialize(user_category(events, start, end), "user_category")
-        outputs = {
-            catalog.USER_CATEGORY: categories,
-            catalog.USER_DAILY: user_daily(events, categories, start, end),
-            catalog.ITEM_DAILY: item_daily(events, items, start, end),
-            catalog.ITEM_COOCCURRENCE: item_cooccurrence(events, start, end),
-        }
-        for table, frame in outputs.items():
+        for table, frame in (
+            (catalog.USER_CATEGORY, categories),
+            (catalog.USER_DAILY, user_daily(events, categories, start, end)),
+            (catalog.ITEM_DAILY, item_daily(events, items, start, end)),
+        ):
             engine.replace_range(frame, table, settings, start, end)
+        pairs, sessions = (
+            scratch.materialize(f, n)
+            for f, n in zip(session_pairs(events), ("pairs", "sessions"), strict=True)
+        )
+        for as_of in days_between(start, end):
+            engine.replace_partition(
+                item_cooccurrence(pairs, sessions, as_of),
+                catalog.ITEM_COOCCURRENCE,
+                settings,
+                {"as_of_date": as_of},
+            )
     rows = {
         table.name: engine.read(spark, table, settings)
         .where(engine.range_predicate(table, start, end))
         .count()
-        for table in outputs
+        for table in FEATURE_TABLES
     }
     return FeatureStats(start=start, end=end, rows=rows)

@@ -404,7 +404,7 @@ ITEM_COOCCURRENCE = Table(
         _c(
             "score",
             "DOUBLE",
-            "Cosine-normalised co-occurrence, (co_view + 5 co_buy) / sqrt(sessions(a) sessions(b)), in [0, 1].",
+            "Shared sessions over sqrt(sessions of each item) in 30 days: co_view_sessions / sqrt(n_a * n_b), in [0, 1].",
         ),
         _c("pair_rank", "BIGINT", "1 = the anchor item's strongest partner."),
         _AS_OF,

@@ -19,7 +19,7 @@ from tests.conftest import FEATURES_AS_OF, FEATURES_START, build_features
 
 START = FEATURES_START
 AS_OF = FEATURES_AS_OF
-FEATURE_TABLES = (catalog.USER_DAILY, catalog.ITEM_DAILY, catalog.USER_CATEGORY, catalog.ITEM_COOCCURRENCE)
+FEATURE_TABLES = features.FEATURE_TABLES
 
 
 @pytest.fixture
