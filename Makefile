@@ -47,6 +47,7 @@ lint: install
 
 bench: install
 	$(PY) benchmarks/ingest_medium.py
+	$(PY) benchmarks/features_medium.py
 
 clean:
 	rm -rf .shoprec .pytest_cache .ruff_cache
