@@ -154,7 +154,7 @@ def test_clean_and_features_commands(ingested: dict[str, str]) -> None:
     )
     built = shoprec("features", "--date", "2026-01-02", env=ingested).stdout
     assert re.match(
-        r"features 2026-01-02\.\.2026-01-02: features\.user_category [\d,]+, features\.user_daily [\d,]+",
+        r"features 2026-01-02\.\.2026-01-02: features\.user_daily [\d,]+, features\.item_daily [\d,]+",
         built,
     )
     query = "SELECT count(*) AS n FROM features.user_daily WHERE as_of_date = '2026-01-02'"
