@@ -9,17 +9,15 @@ Usage: `python benchmarks/features_medium.py [--scale medium] [--days 30]`.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import platform
-import resource
-import subprocess
-import sys
 import tempfile
 import time
 from datetime import date, timedelta
 from pathlib import Path
+
+import common
+from common import peak_rss_mb
 
 DUCKDB_FEATURES = """
 WITH ev AS (SELECT *, date_diff('day', event_date, DATE '{as_of}') AS age FROM events
@@ -42,10 +40,6 @@ pairs AS (
 SELECT (SELECT count(*) FROM user_daily), (SELECT count(*) FROM item_daily),
        (SELECT count(*) FROM user_category), (SELECT count(*) FROM pairs)
 """
-
-
-def _peak_rss_mb() -> float:
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
 def _settings(home: Path):  # Settings is imported lazily to keep the parent process light
@@ -94,7 +88,7 @@ def _features(home: Path, first: date, last: date) -> dict[str, float]:
         "seconds": round(seconds, 1),
         "events_per_s": round(events / seconds),
         "rows": stats.rows,
-        "peak_rss_mb": _peak_rss_mb(),
+        "peak_rss_mb": peak_rss_mb(),
     }
 
 
@@ -153,40 +147,24 @@ def _duckdb(home: Path, as_of: date, source: str) -> dict[str, float]:
                 strict=True,
             )
         ),
-        "peak_rss_mb": _peak_rss_mb(),
+        "peak_rss_mb": peak_rss_mb(),
     }
-
-
-def _phase(args: argparse.Namespace, home: Path, *extra: str) -> dict:
-    command = [sys.executable, __file__, "--home", str(home), "--scale", args.scale, "--start", args.start,
-               "--days", str(args.days), *extra]  # fmt: skip
-    result = subprocess.run(command, capture_output=True, text=True)
-    if result.returncode:
-        raise SystemExit(f"phase {extra} failed:\n{result.stderr[-3000:]}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--scale", default="medium")
-    parser.add_argument("--start", default="2026-01-01")
-    parser.add_argument("--days", type=int, default=30)
-    parser.add_argument("--home", type=Path)
-    parser.add_argument(
-        "--phase", choices=["setup", "features", "backfill", "duckdb_jsonl", "duckdb_parquet"]
-    )
-    args = parser.parse_args()
+    phases = ["setup", "features", "backfill", "duckdb_jsonl", "duckdb_parquet"]
+    args = common.parser(__doc__, phases).parse_args()
     start = date.fromisoformat(args.start)
     last = start + timedelta(days=args.days - 1)
-    phases = {
-        "setup": lambda: _setup(args.home, args.scale, start, args.days),
-        "features": lambda: _features(args.home, last, last),
-        "backfill": lambda: _features(args.home, last - timedelta(days=6), last),
-        "duckdb_jsonl": lambda: _duckdb(args.home, last, "landing_jsonl"),
-        "duckdb_parquet": lambda: _duckdb(args.home, last, "clean_events_parquet"),
-    }
     if args.phase:
-        print(json.dumps(phases[args.phase]()))
+        run = {
+            "setup": lambda: _setup(args.home, args.scale, start, args.days),
+            "features": lambda: _features(args.home, last, last),
+            "backfill": lambda: _features(args.home, last - timedelta(days=6), last),
+            "duckdb_jsonl": lambda: _duckdb(args.home, last, "landing_jsonl"),
+            "duckdb_parquet": lambda: _duckdb(args.home, last, "clean_events_parquet"),
+        }[args.phase]
+        print(json.dumps(run()))
         return
     with tempfile.TemporaryDirectory(prefix="shoprec-bench-") as tmp:
         home = Path(tmp)
@@ -195,17 +173,13 @@ def main() -> None:
             "scale": args.scale,
             "history_days": args.days,
             "as_of": last.isoformat(),
-            "machine": {
-                "cpus": os.cpu_count(),
-                "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
-                "platform": platform.platform(),
-            },
-            "setup": _phase(args, home, "--phase", "setup"),
-            "features_one_day": _phase(args, home, "--phase", "features"),
-            "features_backfill_7_days": _phase(args, home, "--phase", "backfill"),
+            "machine": common.machine(),
+            "setup": common.run_phase(__file__, args, home, "setup"),
+            "features_one_day": common.run_phase(__file__, args, home, "features"),
+            "features_backfill_7_days": common.run_phase(__file__, args, home, "backfill"),
             "duckdb_reference": [
-                _phase(args, home, "--phase", "duckdb_jsonl"),
-                _phase(args, home, "--phase", "duckdb_parquet"),
+                common.run_phase(__file__, args, home, "duckdb_jsonl"),
+                common.run_phase(__file__, args, home, "duckdb_parquet"),
             ],
         }
     print(json.dumps(report, indent=2))

@@ -6,21 +6,14 @@ is measured alone. Usage: `python benchmarks/ingest_medium.py [--scale medium] [
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
-import platform
-import resource
-import subprocess
-import sys
 import tempfile
 import time
 from datetime import date, timedelta
 from pathlib import Path
 
-
-def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+import common
+from common import peak_rss_mb
 
 
 def _generate(home: Path, scale: str, start: date, days: int) -> dict[str, float]:
@@ -37,7 +30,7 @@ def _generate(home: Path, scale: str, start: date, days: int) -> dict[str, float
         "events": stats.events,
         "seconds": round(seconds, 2),
         "events_per_s": round(stats.events / seconds),
-        "peak_rss_mb": round(_peak_rss_mb()),
+        "peak_rss_mb": peak_rss_mb(),
     }
 
 
@@ -58,25 +51,12 @@ def _ingest(home: Path, start: date, days: int) -> dict[str, float]:
         "seconds": round(seconds, 2),
         "events_per_s": round(read / seconds),
         "slowest_day_s": round(max(s.seconds for s in per_day), 2),
-        "peak_rss_mb": round(_peak_rss_mb()),
+        "peak_rss_mb": peak_rss_mb(),
     }
 
 
-def _phase(name: str, home: Path, args: argparse.Namespace) -> dict[str, float]:
-    command = [sys.executable, __file__, "--phase", name, "--home", str(home), "--scale", args.scale,
-               "--start", args.start, "--days", str(args.days)]  # fmt: skip
-    result = subprocess.run(command, capture_output=True, text=True, check=True)
-    return json.loads(result.stdout.strip().splitlines()[-1])
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--scale", default="medium")
-    parser.add_argument("--start", default="2026-01-01")
-    parser.add_argument("--days", type=int, default=30)
-    parser.add_argument("--phase", choices=["generate", "ingest"])
-    parser.add_argument("--home", type=Path)
-    args = parser.parse_args()
+    args = common.parser(__doc__, ["generate", "ingest"]).parse_args()
     start = date.fromisoformat(args.start)
     if args.phase == "generate":
         print(json.dumps(_generate(args.home, args.scale, start, args.days)))
@@ -90,14 +70,9 @@ def main() -> None:
             "benchmark": "ingest",
             "scale": args.scale,
             "days": args.days,
-            "machine": {
-                "cpus": os.cpu_count(),
-                "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
-                "platform": platform.platform(),
-                "python": platform.python_version(),
-            },
-            "generate": _phase("generate", home, args),
-            "ingest": _phase("ingest", home, args),
+            "machine": common.machine(),
+            "generate": common.run_phase(__file__, args, home, "generate"),
+            "ingest": common.run_phase(__file__, args, home, "ingest"),
         }
     print(json.dumps(report, indent=2))
 
