@@ -30,6 +30,9 @@ run: install
 	$(VENV)/bin/shoprec ingest --start $(START) --end $(END)
 	$(VENV)/bin/shoprec clean --start $(START) --end $(END)
 	$(VENV)/bin/shoprec features --date $(END)
+	for table in raw.events clean.events features.user_daily features.item_daily features.user_category features.item_cooccurrence; do \
+		$(VENV)/bin/shoprec validate --table $$table --date $(END) || exit 1; done
+	$(VENV)/bin/shoprec validate --table clean.items
 	$(VENV)/bin/shoprec lake tables
 	$(VENV)/bin/shoprec sql "SELECT reason, count(*) AS rows FROM raw.events_rejected GROUP BY 1 ORDER BY 2 DESC"
 	$(VENV)/bin/shoprec sql "SELECT item_id, category_id, views_30d, purchases_30d, round(conversion_rate_30d, 3) AS conversion FROM features.item_daily WHERE as_of_date = DATE'$(END)' ORDER BY purchases_30d DESC LIMIT 5"
