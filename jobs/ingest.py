@@ -222,11 +222,6 @@ def classify_events(parsed: DataFrame, day: date) -> DataFrame:
     )
 
 
-def classify_catalog(parsed: DataFrame, rules: tuple[FieldRule, ...]) -> DataFrame:
-    """Type and check item or user export rows (same output layout as `classify_events`)."""
-    return check(parsed, rules)
-
-
 # ---------------------------------------------------------------- run
 
 
