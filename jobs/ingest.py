@@ -289,9 +289,10 @@ def _ingest_catalogs(
         settings,
         {"export_date": day},
     )
-    return tuple(  # type: ignore[return-value]
-        _partition_rows(spark, settings, t, day)
-        for t in (catalog.RAW_ITEMS, catalog.RAW_USERS, catalog.RAW_CATALOG_REJECTED)
+    return (
+        _partition_rows(spark, settings, catalog.RAW_ITEMS, day),
+        _partition_rows(spark, settings, catalog.RAW_USERS, day),
+        _partition_rows(spark, settings, catalog.RAW_CATALOG_REJECTED, day),
     )
 
 

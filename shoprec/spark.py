@@ -202,7 +202,8 @@ def read_text_files(spark: SparkSession, files: Sequence[Path], root: Path) -> D
     """Read text files into (source_file, line_number, value), line numbers 1-based per file.
 
     Sail has no `input_file_name()`, so each file is read on its own and tagged with its path
-    relative to `root`; line numbers follow the reader's row order within a file.
+    relative to `root`; line numbers follow the reader's row order within a file. Empty files
+    contribute no lines (Sail reads them back without columns).
     """
     from pyspark.sql import Window
     from pyspark.sql import functions as F
