@@ -412,6 +412,129 @@ ITEM_COOCCURRENCE = Table(
     partition_by=("as_of_date",),
 )
 
+TRAINING_EXAMPLES = Table(
+    "training.examples",
+    "Ranking examples per label_date: the items each user interacted with that day (positives) and "
+    "popularity-sampled items they did not touch (negatives), with point-in-time features as of the day "
+    "before. Dense values are raw (normalised at training time); missing values are filled as documented.",
+    (
+        _c("user_id", "BIGINT", "User id.", nullable=False),
+        _c("item_id", "BIGINT", "Candidate item id.", nullable=False),
+        _c(
+            "label",
+            "INT",
+            "1 = the user clicked, carted, favourited or bought the item on label_date; 0 = sampled negative.",
+            nullable=False,
+        ),
+        _c(
+            "label_event",
+            "STRING",
+            "Strongest interaction on label_date: purchase, cart, fav, click; 'negative' for negatives.",
+            nullable=False,
+        ),
+        _c(
+            "weight",
+            "DOUBLE",
+            "Training weight: purchase 4, cart/fav 2, click 1, negatives 1.",
+            nullable=False,
+        ),
+        _c("category_id", "BIGINT", "Item category as of features_date (0 when unknown).", nullable=False),
+        _c("brand_id", "BIGINT", "Item brand as of features_date (0 when unknown).", nullable=False),
+        _c(
+            "recent_items",
+            "STRING",
+            "Up to 10 distinct items the user interacted with in the 7 days up to features_date, most recent first, space-separated; '' when none.",
+            nullable=False,
+        ),
+        *(
+            _c(
+                f"top_category_{k}",
+                "BIGINT",
+                f"User's rank-{k} category as of features_date (0 when none).",
+                nullable=False,
+            )
+            for k in (1, 2, 3)
+        ),
+        _c(
+            "u_views_7d",
+            "BIGINT",
+            "User views in the 7 days up to features_date (0 for users without features).",
+            nullable=False,
+        ),
+        _c("u_clicks_7d", "BIGINT", "User clicks in 7 days.", nullable=False),
+        _c("u_carts_7d", "BIGINT", "User add-to-carts in 7 days.", nullable=False),
+        _c("u_purchases_30d", "BIGINT", "User purchases in 30 days.", nullable=False),
+        _c("u_distinct_items_30d", "BIGINT", "Distinct items the user touched in 30 days.", nullable=False),
+        _c("u_active_days_30d", "BIGINT", "User's active days in 30 days.", nullable=False),
+        _c(
+            "u_days_since_last_event",
+            "BIGINT",
+            "Days since the user's last event; 31 when none in 30 days.",
+            nullable=False,
+        ),
+        _c("u_click_rate_30d", "DOUBLE", "User clicks per view in 30 days, in [0, 1].", nullable=False),
+        _c("u_purchase_rate_30d", "DOUBLE", "User purchases per view in 30 days, in [0, 1].", nullable=False),
+        _c("u_spend_30d", "DOUBLE", "User spend in 30 days.", nullable=False),
+        _c("i_views_7d", "BIGINT", "Item views in 7 days (0 for items without features).", nullable=False),
+        _c("i_clicks_7d", "BIGINT", "Item clicks in 7 days.", nullable=False),
+        _c("i_purchases_7d", "BIGINT", "Item purchases in 7 days.", nullable=False),
+        _c("i_users_7d", "BIGINT", "Distinct users of the item in 7 days.", nullable=False),
+        _c(
+            "i_click_rate_30d",
+            "DOUBLE",
+            "Item smoothed click rate in 30 days (the prior when no features).",
+            nullable=False,
+        ),
+        _c(
+            "i_conversion_rate_30d",
+            "DOUBLE",
+            "Item smoothed conversion rate in 30 days (the prior when no features).",
+            nullable=False,
+        ),
+        _c(
+            "i_trend_7d_vs_30d",
+            "DOUBLE",
+            "Item daily views in 7 days over those in 30 days; 1 when no features.",
+            nullable=False,
+        ),
+        _c("i_price", "DOUBLE", "Item price as of features_date; 0 when unknown.", nullable=False),
+        _c(
+            "i_days_since_listed",
+            "BIGINT",
+            "Days since the item was listed as of features_date; 0 when unknown.",
+            nullable=False,
+        ),
+        _c(
+            "uc_affinity_share",
+            "DOUBLE",
+            "Share of the user's affinity in the item's category, in [0, 1]; 0 when none.",
+            nullable=False,
+        ),
+        _c(
+            "uc_category_rank",
+            "BIGINT",
+            "Rank of the item's category among the user's categories; 0 when the user never touched it.",
+            nullable=False,
+        ),
+        _c("uc_purchases_30d", "BIGINT", "User purchases in the item's category in 30 days.", nullable=False),
+        _c(
+            "ui_cooc_score",
+            "DOUBLE",
+            "Highest co-occurrence score between the item and the user's recent items, in [0, 1]; 0 when none.",
+            nullable=False,
+        ),
+        _c(
+            "ui_seen_7d",
+            "BIGINT",
+            "Events of the user on this very item in the 7 days up to features_date.",
+            nullable=False,
+        ),
+        _c("features_date", "DATE", "as_of_date of the features used (label_date - 1).", nullable=False),
+        _c("label_date", "DATE", "Day whose interactions give the labels.", nullable=False),
+    ),
+    partition_by=("label_date",),
+)
+
 OPS_VALIDATION_RESULTS = Table(
     "ops.validation_results",
     "One row per expectation evaluated by `shoprec validate` (an append-only audit log).",
@@ -444,6 +567,7 @@ TABLES: dict[str, Table] = {
         ITEM_DAILY,
         USER_CATEGORY,
         ITEM_COOCCURRENCE,
+        TRAINING_EXAMPLES,
         OPS_INGEST_RUNS,
         OPS_VALIDATION_RESULTS,
     )

@@ -1,0 +1,14 @@
+"""TorchRec ranking model: feature spec, data streaming, DLRM, distributed training, export, registry."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+
+
+def quiet_library_logs() -> None:
+    """Keep task logs to shoprec's own progress: silence known-harmless library notices."""
+    logging.getLogger("torch.fx._symbolic_trace").setLevel(logging.ERROR)  # once-per-process tracing notice
+    logging.getLogger("torchrec").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=".*broadcast_buffers.*", category=FutureWarning)
+    warnings.filterwarnings("ignore", message="torch.distributed is disabled", category=UserWarning)

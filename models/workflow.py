@@ -1,0 +1,306 @@
+"""`shoprec train`: prepare a run, train it under torchrun, export, evaluate, register, promote.
+
+For a date D the model trains on label days D-days..D-1 and is validated on label day D (features
+always as of the day before each label day). The run directory is named after D and a fingerprint
+of everything that decides the result (options, architecture, feature spec, examples version), so
+running the same command again resumes an interrupted run from its last checkpoint, or reports the
+already registered model instead of training a duplicate.
+
+Promotion: the new version becomes champion unless the current champion, scored on the same
+validation day, has a higher AUC.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+from models import quiet_library_logs
+from models import registry as model_registry
+from models.data import DataError, Examples, measure_dense, open_examples
+from models.dlrm import Arch, ModelConfig
+from models.evaluate import Metrics, evaluate
+from models.export import export
+from models.features import FeatureSpec, SpecError
+from models.registry import ModelRecord, Registry
+from models.score import Ranker
+from models.train import TrainConfig, free_port
+from shoprec import catalog, lake
+from shoprec.config import Settings
+
+log = logging.getLogger("shoprec.train")
+INPUT_TABLES = (
+    catalog.TRAINING_EXAMPLES,
+    catalog.USER_DAILY,
+    catalog.ITEM_DAILY,
+    catalog.USER_CATEGORY,
+    catalog.ITEM_COOCCURRENCE,
+    catalog.CLEAN_EVENTS,
+)
+
+
+class TrainingError(RuntimeError):
+    """Training could not complete; the message carries the rank's own reason when there is one."""
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """What `shoprec train` was asked for (CLI flags)."""
+
+    day: date
+    days: int = 7
+    nproc: int = 1
+    epochs: int = 1
+    batch_size: int = 2048
+    arch: Arch = "dlrm"
+    embedding_dim: int = 64
+    sparse_lr: float = 0.05
+    dense_lr: float = 0.02
+    max_steps: int | None = None
+    seed: int = 7
+
+    def __post_init__(self) -> None:
+        for name in ("days", "nproc", "epochs", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"--{name.replace('_', '-')} must be at least 1")
+
+    @property
+    def train_dates(self) -> tuple[date, ...]:
+        """Label days trained on: the `days` days before `day`."""
+        return tuple(self.day - timedelta(days=k) for k in range(self.days, 0, -1))
+
+    def model_config(self) -> ModelConfig:
+        """Architecture for these options (MLP widths follow the embedding size)."""
+        dim = self.embedding_dim
+        return ModelConfig(
+            arch=self.arch, embedding_dim=dim, dense_layers=(2 * dim, dim), over_layers=(4 * dim, 2 * dim, 1)
+        )
+
+
+@dataclass(frozen=True)
+class TrainOutcome:
+    """What a `shoprec train` call ended with."""
+
+    run_dir: Path
+    result: dict[str, object]
+    metrics: Metrics | None
+    record: ModelRecord | None
+    decision: str
+    reused: bool = False
+
+    def summary(self) -> str:
+        """Lines for the CLI."""
+        r = self.result
+        lines = [
+            f"run {self.run_dir.name}: {r['steps']}/{r['total_steps']} steps on {r['world_size']} rank(s) "
+            f"({r['backend']}), {r['samples_per_second']:,.0f} samples/s, loss {r['first_loss']:.4f} -> {r['last_loss']:.4f}"
+        ]
+        if self.metrics:
+            m = self.metrics
+            lines.append(
+                f"validation {m.rows:,} examples ({m.positives:,} positive): AUC {m.auc:.4f}, "
+                f"log loss {m.log_loss:.4f}, popularity baseline AUC {m.popularity_auc:.4f}"
+            )
+        if self.record:
+            lines.append(
+                f"registered {model_registry.MODEL_NAME} version {self.record.version}: {self.decision}"
+            )
+        elif self.decision:
+            lines.append(self.decision)
+        return "\n".join(lines)
+
+
+def run(
+    settings: Settings, options: TrainOptions, progress: Callable[[str], None] = log.info
+) -> TrainOutcome:
+    """Train, export, evaluate, register and (maybe) promote a ranker for `options.day`."""
+    quiet_library_logs()
+    location = catalog.TRAINING_EXAMPLES.location(settings.lake)
+    train_examples = open_examples(location, options.train_dates)
+    valid_examples = open_examples(location, (options.day,), train_examples.version)
+    model_config = options.model_config()
+    base_spec = FeatureSpec()
+    run_dir = (
+        settings.home
+        / "training"
+        / f"{options.day.isoformat()}-{_fingerprint(options, model_config, base_spec, train_examples)}"
+    )
+    registry = Registry.for_settings(settings)
+
+    registered = run_dir / "registered.json"
+    if registered.is_file():
+        record = registry.get(json.loads(registered.read_text())["version"])
+        result = json.loads((run_dir / "result.json").read_text())
+        return TrainOutcome(run_dir, result, None, record, f"already trained: {record.decision}", reused=True)
+
+    cfg = _prepare(run_dir, options, model_config, base_spec, train_examples, progress)
+    progress(
+        f"training on {train_examples.rows:,} examples ({options.train_dates[0]}..{options.train_dates[-1]}) with {options.nproc} rank(s)"
+    )
+    _launch(cfg, options.nproc)
+    result = json.loads((run_dir / "result.json").read_text())
+    if not result["finished"]:
+        return TrainOutcome(
+            run_dir,
+            result,
+            None,
+            None,
+            f"stopped at step {result['steps']} (--max-steps); run again to resume",
+        )
+
+    progress("exporting the final checkpoint to a single-process model")
+    ranker = Ranker.load(export(run_dir))
+    metrics = evaluate(ranker, valid_examples)
+    record = registry.record(
+        params=_params(options, model_config, train_examples),
+        metrics={
+            **metrics.as_dict(),
+            **{
+                f"train_{k}": float(result[k])
+                for k in ("samples_per_second", "seconds", "first_loss", "last_loss", "samples")
+            },
+        },
+        curve=[json.loads(line) for line in (run_dir / "progress.jsonl").read_text().splitlines()]
+        if (run_dir / "progress.jsonl").exists()
+        else [],
+        tags=_tags(settings, options, model_config, metrics, run_dir),
+        model_dir=run_dir / "export",
+        run_files=[run_dir / name for name in ("train_config.json", "result.json", "progress.jsonl")],
+    )
+    promote, decision, details = _decide(registry, record, metrics, valid_examples)
+    registry.set_decision(record.version, decision, promote=promote, details=details)
+    registered.write_text(json.dumps({"version": record.version}))
+    return TrainOutcome(run_dir, result, metrics, registry.get(record.version), decision)
+
+
+def _fingerprint(
+    options: TrainOptions, model_config: ModelConfig, spec: FeatureSpec, examples: Examples
+) -> str:
+    decided = {
+        "options": {k: v for k, v in asdict(options).items() if k != "max_steps"},
+        "model": asdict(model_config),
+        "spec": json.loads(spec.to_json()),
+        "examples_version": examples.version,
+    }
+    return hashlib.sha256(json.dumps(decided, sort_keys=True, default=str).encode()).hexdigest()[:10]
+
+
+def _prepare(
+    run_dir: Path,
+    options: TrainOptions,
+    model_config: ModelConfig,
+    spec: FeatureSpec,
+    examples: Examples,
+    progress: Callable[[str], None],
+) -> TrainConfig:
+    """Write the run's spec (with normalisation statistics), model config and train config."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if not (run_dir / "spec.json").is_file():
+        progress("measuring dense feature statistics on the training days")
+        spec.with_stats(measure_dense(examples, spec)).save(run_dir / "spec.json")
+        (run_dir / "model_config.json").write_text(model_config.to_json())
+    cfg = TrainConfig(
+        run_dir=run_dir,
+        examples=examples.location,
+        examples_version=examples.version,
+        train_dates=options.train_dates,
+        check_date=options.day,
+        batch_size=options.batch_size,
+        epochs=options.epochs,
+        sparse_lr=options.sparse_lr,
+        dense_lr=options.dense_lr,
+        max_steps=options.max_steps,
+        seed=options.seed,
+    )
+    cfg.save()
+    (run_dir / "error.txt").unlink(missing_ok=True)
+    return cfg
+
+
+def _launch(cfg: TrainConfig, nproc: int) -> None:
+    """Run `models.train` under torchrun on `nproc` local ranks (rendezvous on 127.0.0.1)."""
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        f"--nproc_per_node={nproc}",
+        "--nnodes=1",
+        "--master_addr=127.0.0.1",
+        f"--master_port={free_port()}",
+        "-m",
+        "models.train",
+        "--config",
+        str(cfg.save()),
+    ]
+    env = {**os.environ, "OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // nproc))}
+    completed = subprocess.run(command, env=env, check=False)
+    if completed.returncode != 0:
+        error = cfg.run_dir / "error.txt"
+        reason = error.read_text().strip() if error.is_file() else "see the rank logs above"
+        raise TrainingError(
+            f"training failed on {nproc} rank(s) (exit code {completed.returncode}): {reason}; "
+            f"checkpoints under {cfg.run_dir / 'checkpoints'} let the same command resume"
+        )
+
+
+def _decide(
+    registry: Registry, record: ModelRecord, metrics: Metrics, valid_examples: Examples
+) -> tuple[bool, str, dict[str, object]]:
+    """Promote unless the champion beats the new model's AUC on the same validation day."""
+    champion = registry.champion()
+    if champion is None:
+        return True, "promoted: first model", {"auc": metrics.auc}
+    try:
+        _, champion_ranker = registry.load(champion.version)
+        champion_auc = evaluate(champion_ranker, valid_examples).auc
+    except (DataError, SpecError, OSError) as exc:
+        return (
+            True,
+            f"promoted: champion v{champion.version} cannot score this day ({exc})",
+            {"auc": metrics.auc},
+        )
+    details = {"auc": metrics.auc, "champion_version": champion.version, "champion_auc": champion_auc}
+    if metrics.auc >= champion_auc:
+        return (
+            True,
+            f"promoted: AUC {metrics.auc:.4f} >= champion v{champion.version} {champion_auc:.4f}",
+            details,
+        )
+    return (
+        False,
+        f"kept champion v{champion.version}: its AUC {champion_auc:.4f} > {metrics.auc:.4f}",
+        details,
+    )
+
+
+def _params(options: TrainOptions, model_config: ModelConfig, examples: Examples) -> dict[str, object]:
+    return {
+        **{k: v for k, v in asdict(options).items() if k != "day"},
+        **{f"model_{k}": v for k, v in asdict(model_config).items()},
+        "train_examples": examples.rows,
+        "examples_version": examples.version,
+    }
+
+
+def _tags(
+    settings: Settings, options: TrainOptions, model_config: ModelConfig, metrics: Metrics, run_dir: Path
+) -> dict[str, str]:
+    versions = {f"input.{t.name}": str(lake.info(t, settings).version) for t in INPUT_TABLES}
+    return {
+        **versions,
+        "run_name": run_dir.name,
+        "validation_date": options.day.isoformat(),
+        "train_dates": f"{options.train_dates[0]}..{options.train_dates[-1]}",
+        "arch": model_config.arch,
+        "auc": f"{metrics.auc:.6f}",
+        "popularity_auc": f"{metrics.popularity_auc:.6f}",
+        "run_dir": str(run_dir),
+    }
