@@ -186,8 +186,10 @@ def measure_dense(examples: Examples, spec: FeatureSpec) -> dict[str, tuple[floa
     return {n: (float(m), float(s) if s > 1e-6 else 1.0) for n, m, s in zip(names, mean, std, strict=True)}
 
 
-def to_batch(table: pa.Table, spec: FeatureSpec) -> Batch:
+def to_batch(table: pa.Table | pa.RecordBatch, spec: FeatureSpec) -> Batch:
     """Convert example rows to a checked, normalised Batch (ids bucketed as the spec says)."""
+    if isinstance(table, pa.RecordBatch):
+        table = pa.Table.from_batches([table])
     dense = np.stack(
         [(_dense_column(table, f.name, f.transform) - f.mean) / f.std for f in spec.dense], axis=1
     ).astype(np.float32)

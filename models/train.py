@@ -143,7 +143,7 @@ def _train(cfg: TrainConfig, rank: int, world_size: int, device: torch.device, b
     if per_epoch == 0:
         raise DataError(
             f"training.examples has {examples.rows} rows for {len(cfg.train_dates)} label date(s): "
-            f"fewer than one global batch ({cfg.batch_size} x {world_size} ranks); lower the batch size"
+            f"fewer than one global batch ({cfg.batch_size} x {world_size} ranks); lower --batch-size"
         )
     total_steps = per_epoch * cfg.epochs
 
@@ -334,7 +334,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="models.train", description=__doc__.splitlines()[0])
     parser.add_argument("--config", type=Path, required=True, help="train_config.json of the run")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr, force=True)
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr, force=True
+    )
     log.setLevel(logging.INFO)
     quiet_library_logs()
     threads = os.environ.get("OMP_NUM_THREADS")

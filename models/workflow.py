@@ -25,14 +25,14 @@ from pathlib import Path
 
 from models import quiet_library_logs
 from models import registry as model_registry
-from models.data import DataError, Examples, measure_dense, open_examples
+from models.data import DataError, Examples, measure_dense, open_examples, steps_per_epoch
 from models.dlrm import Arch, ModelConfig
 from models.evaluate import Metrics, evaluate
 from models.export import export
 from models.features import FeatureSpec, SpecError
 from models.registry import ModelRecord, Registry
 from models.score import Ranker
-from models.train import TrainConfig, free_port
+from models.train import TrainConfig, free_port, latest_checkpoint
 from shoprec import catalog, lake
 from shoprec.config import Settings
 
@@ -126,6 +126,11 @@ def run(
     location = catalog.TRAINING_EXAMPLES.location(settings.lake)
     train_examples = open_examples(location, options.train_dates)
     valid_examples = open_examples(location, (options.day,), train_examples.version)
+    if steps_per_epoch(train_examples, options.batch_size, options.nproc) == 0:
+        raise DataError(
+            f"{train_examples.rows:,} training examples are fewer than one global batch "
+            f"({options.batch_size} x {options.nproc} ranks); lower --batch-size"
+        )
     model_config = options.model_config()
     base_spec = FeatureSpec()
     run_dir = (
@@ -145,7 +150,7 @@ def run(
     progress(
         f"training on {train_examples.rows:,} examples ({options.train_dates[0]}..{options.train_dates[-1]}) with {options.nproc} rank(s)"
     )
-    _launch(cfg, options.nproc)
+    launch(cfg, options.nproc)
     result = json.loads((run_dir / "result.json").read_text())
     if not result["finished"]:
         return TrainOutcome(
@@ -225,7 +230,7 @@ def _prepare(
     return cfg
 
 
-def _launch(cfg: TrainConfig, nproc: int) -> None:
+def launch(cfg: TrainConfig, nproc: int) -> None:
     """Run `models.train` under torchrun on `nproc` local ranks (rendezvous on 127.0.0.1)."""
     command = [
         sys.executable,
@@ -245,9 +250,13 @@ def _launch(cfg: TrainConfig, nproc: int) -> None:
     if completed.returncode != 0:
         error = cfg.run_dir / "error.txt"
         reason = error.read_text().strip() if error.is_file() else "see the rank logs above"
+        resume = (
+            "; the same command resumes from its last checkpoint"
+            if latest_checkpoint(cfg.run_dir / "checkpoints")
+            else ""
+        )
         raise TrainingError(
-            f"training failed on {nproc} rank(s) (exit code {completed.returncode}): {reason}; "
-            f"checkpoints under {cfg.run_dir / 'checkpoints'} let the same command resume"
+            f"training failed on {nproc} rank(s) (exit code {completed.returncode}): {reason}{resume}"
         )
 
 

@@ -1,0 +1,131 @@
+"""`shoprec train` end to end on a real examples table: MLflow registry, idempotent reruns, promotion."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from models import workflow
+from models.data import DataError, open_examples
+from models.evaluate import evaluate
+from models.registry import Registry, RegistryError
+from models.score import Ranker
+from models.workflow import TrainOptions
+from shoprec import catalog
+from shoprec.config import Settings
+from tests.models.conftest import DAYS, ROWS_PER_DAY, VALID_DAY
+from tests.models.synthetic import write_examples
+
+SHOPREC = str(Path(sys.executable).with_name("shoprec"))
+OPTIONS = TrainOptions(day=VALID_DAY, days=4, batch_size=128, embedding_dim=8, epochs=1)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, workflow.TrainOutcome]:
+    """A shoprec home with examples and one trained, registered model (shared by this module)."""
+    settings = Settings(home=tmp_path_factory.mktemp("train") / "home")
+    write_examples(catalog.TRAINING_EXAMPLES.location(settings.lake), list(DAYS), ROWS_PER_DAY)
+    return settings, workflow.run(settings, OPTIONS, progress=lambda _: None)
+
+
+def test_first_model_is_registered_with_its_inputs_and_becomes_champion(
+    trained: tuple[Settings, workflow.TrainOutcome],
+) -> None:
+    settings, outcome = trained
+    registry = Registry.for_settings(settings)
+    record = registry.get()  # the champion
+    assert outcome.record is not None and record.version == outcome.record.version == 1
+    assert record.champion and record.decision == "promoted: first model"
+    assert record.validation_date == VALID_DAY.isoformat() and record.auc == pytest.approx(
+        outcome.metrics.auc
+    )
+    run = registry.client.get_run(record.run_id)
+    assert run.data.tags["input.training.examples"] == "4"  # one Delta commit per written day: versions 0..4
+    assert run.data.params["embedding_dim"] == "8" and run.data.metrics["auc"] > 0.75
+    assert len(registry.client.get_metric_history(record.run_id, "train_loss")) >= 1
+    files = {f.path for f in registry.client.list_artifacts(record.run_id, "model")}
+    assert files == {"model/model.pt", "model/spec.json", "model/model_config.json"}
+
+
+def test_a_version_loads_back_for_scoring(trained: tuple[Settings, workflow.TrainOutcome]) -> None:
+    settings, outcome = trained
+    _, ranker = Registry.for_settings(settings).load(1)
+    valid = open_examples(catalog.TRAINING_EXAMPLES.location(settings.lake), [VALID_DAY])
+    assert evaluate(ranker, valid).auc == pytest.approx(outcome.metrics.auc)
+    exported = Ranker.load(outcome.run_dir / "export")
+    assert ranker.spec == exported.spec
+    with pytest.raises(RegistryError, match="has no version 99"):
+        Registry.for_settings(settings).get(99)
+
+
+def test_the_same_command_again_reuses_the_registered_model(
+    trained: tuple[Settings, workflow.TrainOutcome],
+) -> None:
+    settings, first = trained
+    again = workflow.run(settings, OPTIONS, progress=lambda _: None)
+    assert again.reused and again.record.version == 1 and again.run_dir == first.run_dir
+    assert [r.version for r in Registry.for_settings(settings).versions()] == [1]
+
+
+def test_a_challenger_is_judged_against_the_champion_on_the_same_day(
+    trained: tuple[Settings, workflow.TrainOutcome],
+) -> None:
+    settings, first = trained
+    weak = workflow.run(settings, replace(OPTIONS, seed=8, batch_size=512, days=1))
+    registry = Registry.for_settings(settings)
+    champion = registry.get()
+    if weak.metrics.auc >= first.metrics.auc:
+        assert champion.version == weak.record.version and weak.decision.startswith("promoted: AUC")
+    else:
+        assert champion.version == 1 and weak.decision.startswith("kept champion v1")
+    details = registry.client.get_model_version("shoprec_ranker", str(weak.record.version)).tags
+    assert "champion_auc" in details["decision_details"]
+
+
+def test_missing_examples_fail_before_training(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path / "home")
+    with pytest.raises(DataError, match="run `shoprec examples` first"):
+        workflow.run(settings, OPTIONS)
+
+
+def test_too_few_examples_for_one_batch_fail_before_launching(
+    trained: tuple[Settings, workflow.TrainOutcome],
+) -> None:
+    settings, _ = trained
+    with pytest.raises(
+        DataError, match=r"fewer than one global batch \(4096 x 2 ranks\); lower --batch-size"
+    ):
+        workflow.run(settings, replace(OPTIONS, batch_size=4096, nproc=2))
+
+
+def test_cli_lists_models_and_reports_bad_input_in_one_line(
+    trained: tuple[Settings, workflow.TrainOutcome], tmp_path: Path
+) -> None:
+    settings, _ = trained
+    env = {**os.environ, "SHOPREC_HOME": str(settings.home)}
+    listed = subprocess.run([SHOPREC, "models", "list"], env=env, capture_output=True, text=True, check=True)
+    lines = listed.stdout.splitlines()
+    assert lines[0].split()[:2] == ["version", "created"]
+    assert any(line.startswith("*") for line in lines[1:])
+    missing = subprocess.run(
+        [SHOPREC, "train", "--date", "2027-03-01"], env=env, capture_output=True, text=True, check=False
+    )
+    assert missing.returncode == 1
+    assert (
+        missing.stderr.strip().splitlines()[-1].startswith("error: training.examples (version 4) has no rows")
+    )
+
+
+def test_scores_are_probabilities(trained: tuple[Settings, workflow.TrainOutcome]) -> None:
+    settings, _ = trained
+    _, ranker = Registry.for_settings(settings).load()
+    valid = open_examples(catalog.TRAINING_EXAMPLES.location(settings.lake), [VALID_DAY])
+    table = next(valid.record_batches(ranker.spec.columns))
+    scores = ranker.predict(table)
+    assert scores.shape == (table.num_rows,) and np.all((scores > 0) & (scores < 1))
