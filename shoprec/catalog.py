@@ -415,7 +415,7 @@ ITEM_COOCCURRENCE = Table(
 TRAINING_EXAMPLES = Table(
     "training.examples",
     "Ranking examples per label_date: the items each user interacted with that day (positives) and "
-    "popularity-sampled items they did not touch (negatives), with point-in-time features as of the day "
+    "popularity-sampled items they did not touch that day (negatives), with point-in-time features as of the day "
     "before. Dense values are raw (normalised at training time); missing values are filled as documented.",
     (
         _c("user_id", "BIGINT", "User id.", nullable=False),
@@ -482,13 +482,13 @@ TRAINING_EXAMPLES = Table(
         _c(
             "i_click_rate_30d",
             "DOUBLE",
-            "Item smoothed click rate in 30 days (the prior when no features).",
+            "Item smoothed click rate in 30 days; without features the prior (the day's catalogue-wide rate).",
             nullable=False,
         ),
         _c(
             "i_conversion_rate_30d",
             "DOUBLE",
-            "Item smoothed conversion rate in 30 days (the prior when no features).",
+            "Item smoothed conversion rate in 30 days; without features the prior (catalogue-wide rate).",
             nullable=False,
         ),
         _c(
@@ -501,7 +501,7 @@ TRAINING_EXAMPLES = Table(
         _c(
             "i_days_since_listed",
             "BIGINT",
-            "Days since the item was listed as of features_date; 0 when unknown.",
+            "Days since the item was listed as of features_date; 0 when unknown or listed later.",
             nullable=False,
         ),
         _c(

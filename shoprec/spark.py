@@ -11,7 +11,9 @@ Spark 4 Connect with delta-spark. What Sail (pysail 0.7) needs beyond that lives
   `df.where(...)` from a Parquet scan fails), so tables are created without NOT NULL; the catalog
   still declares nullability, the jobs' row checks and the validation suites enforce it;
 - `input_file_name()` and `_metadata` are missing, so landing files are read one by one (see
-  `read_text_files`), each tagged with its name.
+  `read_text_files`), each tagged with its name;
+- a replaceWhere write drops the input's sort (it re-sorts by the partition columns only), so rows
+  whose order within the files matters go through `sort_for_write`.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from shoprec.config import Settings
 
 if TYPE_CHECKING:
     from pysail.spark import SparkConnectServer
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import Column, DataFrame, SparkSession
 
 # Sail logs sessions and shutdown at INFO/WARN on stderr; keep the CLI readable unless RUST_LOG says otherwise.
 os.environ.setdefault("RUST_LOG", "error")
@@ -181,6 +183,19 @@ def replace_range(df: DataFrame, table: Table, settings: Settings, start: date, 
         .option("replaceWhere", range_predicate(table, start, end))
         .save(str(table.location(settings.lake)))
     )
+
+
+def sort_for_write(df: DataFrame, *order: Column | str) -> DataFrame:
+    """`df.orderBy(*order)` in a form whose order survives `replace_partition` / `replace_range`.
+
+    Sail 0.7 plans a replaceWhere write as a repartition and a sort by the partition columns, and
+    removes an input sort it finds redundant, so rows land in the files in their unsorted order. A
+    sort that feeds a LIMIT cannot be removed; the limit is the row count, so no row is cut (and
+    each partition value's rows go to the writer as one ordered stream). Counting evaluates `df`
+    once more: give it a materialised frame. On Apache Spark the limit cuts nothing either, but
+    sorts in a single task (fine for a day of rows; a plain orderBy would do there).
+    """
+    return df.orderBy(*order).limit(df.count())
 
 
 def overwrite(df: DataFrame, table: Table, settings: Settings) -> None:

@@ -19,6 +19,7 @@ COMMANDS = [
     ["ingest"],
     ["clean"],
     ["features"],
+    ["examples"],
     ["validate"],
     ["sql"],
     ["lake"],

@@ -33,6 +33,7 @@ SUITE_TABLES = (
     "features.item_daily",
     "features.user_category",
     "features.item_cooccurrence",
+    "training.examples",
 )
 KINDS = ("views", "clicks", "carts", "favs", "purchases")
 

@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from shoprec.cli import demo, features, ingest, lake, sql, validate
+from shoprec.cli import demo, examples, features, ingest, lake, models, sql, validate
 from shoprec.cli.common import UserFacingError
 
 app = typer.Typer(
@@ -24,9 +24,12 @@ app.command("demo-data")(demo.demo_data)
 app.command("ingest")(ingest.ingest)
 app.command("clean")(features.clean)
 app.command("features")(features.features)
+app.command("examples")(examples.examples)
+app.command("train")(models.train)
 app.command("validate")(validate.validate)
 app.command("sql")(sql.sql)
 app.add_typer(lake.app, name="lake")
+app.add_typer(models.app, name="models")
 
 
 def main() -> None:

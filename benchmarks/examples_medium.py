@@ -1,0 +1,120 @@
+"""Benchmark: build training.examples for one label day and a 7-day backfill at medium scale; prints JSON.
+
+Phases run in separate processes so each peak memory (max RSS, the in-process Sail included) is its
+own: setup (generate, ingest, clean, and features as of the 7 days before the last day), examples
+for the last day, a 7-day backfill of label days, and the validation of the last day's partition.
+Usage: `python benchmarks/examples_medium.py [--scale medium] [--days 30]`.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import common
+from common import peak_rss_mb
+
+BACKFILL_DAYS = 7
+
+
+def _settings(home: Path):  # Settings is imported lazily to keep the parent process light
+    from shoprec.config import Settings
+
+    return Settings(home=home)
+
+
+def _setup(home: Path, scale: str, start: date, days: int) -> dict[str, float]:
+    from jobs import clean, features, ingest
+    from shoprec import demo_data
+    from shoprec import spark as engine
+
+    settings = _settings(home)
+    stats = demo_data.generate(settings.landing, settings.demo_truth, scale=scale, start=start, days=days)
+    last = start + timedelta(days=days - 1)
+    began = time.perf_counter()
+    with engine.session(settings, "benchmark-setup") as spark:
+        list(ingest.run(spark, settings, start, last))
+        clean.run(spark, settings, start, last)
+        cleaned = time.perf_counter()
+        features.run(spark, settings, last - timedelta(days=BACKFILL_DAYS), last - timedelta(days=1))
+    return {
+        "events": stats.events,
+        "ingest_and_clean_seconds": round(cleaned - began, 1),
+        "features_seconds": round(time.perf_counter() - cleaned, 1),
+    }
+
+
+def _examples(home: Path, first: date, last: date) -> dict[str, object]:
+    from jobs import training
+    from shoprec import spark as engine
+
+    settings = _settings(home)
+    with engine.session(settings, "benchmark-examples") as spark:
+        began = time.perf_counter()
+        stats = training.run(spark, settings, first, last)
+        seconds = time.perf_counter() - began
+    rows = stats.positives + stats.negatives
+    return {
+        "label_days": (last - first).days + 1,
+        "seconds": round(seconds, 1),
+        "rows": rows,
+        "positives": stats.positives,
+        "negatives": stats.negatives,
+        "rows_per_s": round(rows / seconds),
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def _validate(home: Path, day: date) -> dict[str, object]:
+    from shoprec import spark as engine
+    from shoprec import validation
+
+    settings = _settings(home)
+    with engine.session(settings, "benchmark-validate") as spark:
+        began = time.perf_counter()
+        report = validation.validate(spark, settings, "training.examples", day)
+        seconds = time.perf_counter() - began
+    return {
+        "seconds": round(seconds, 1),
+        "expectations": len(report.results),
+        "blocking_failures": len(report.blocking_failures),
+        "warnings": len(report.warnings),
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def main() -> None:
+    phases = ["setup", "examples", "backfill", "validate"]
+    args = common.parser(__doc__, phases).parse_args()
+    start = date.fromisoformat(args.start)
+    last = start + timedelta(days=args.days - 1)
+    if args.phase:
+        run = {
+            "setup": lambda: _setup(args.home, args.scale, start, args.days),
+            "examples": lambda: _examples(args.home, last, last),
+            "backfill": lambda: _examples(args.home, last - timedelta(days=BACKFILL_DAYS - 1), last),
+            "validate": lambda: _validate(args.home, last),
+        }[args.phase]
+        print(json.dumps(run()))
+        return
+    with tempfile.TemporaryDirectory(prefix="shoprec-bench-") as tmp:
+        home = Path(tmp)
+        report = {
+            "benchmark": "examples",
+            "scale": args.scale,
+            "history_days": args.days,
+            "label_day": last.isoformat(),
+            "machine": common.machine(),
+            "setup": common.run_phase(__file__, args, home, "setup"),
+            "examples_one_day": common.run_phase(__file__, args, home, "examples"),
+            f"examples_backfill_{BACKFILL_DAYS}_days": common.run_phase(__file__, args, home, "backfill"),
+            "validate_one_day": common.run_phase(__file__, args, home, "validate"),
+        }
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

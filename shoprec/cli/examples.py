@@ -1,0 +1,39 @@
+"""`shoprec examples`: build training.examples (labels of a day, features of the day before)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from shoprec import spark as engine
+from shoprec.cli.common import (
+    DateOption,
+    EndOption,
+    StartOption,
+    date_range,
+    echo_progress,
+    reported,
+    settings,
+)
+
+NegativesOption = Annotated[
+    int,
+    typer.Option("--negatives", min=0, help="Negatives sampled per positive (0 writes positives only)."),
+]
+
+
+def examples(
+    day: DateOption = None, start: StartOption = None, end: EndOption = None, negatives: NegativesOption = 4
+) -> None:
+    """Build training.examples for the label day(s), with features as of the day before each."""
+    from jobs import training as job
+
+    first, last = date_range(day, start, end)
+    cfg = settings()
+    echo_progress(
+        f"building training examples for label days {first}..{last} ({negatives} negatives per positive)"
+    )
+    with reported(ValueError), engine.session(cfg, "shoprec-examples") as spark:
+        stats = job.run(spark, cfg, first, last, negatives_per_positive=negatives)
+    typer.echo(stats.summary())

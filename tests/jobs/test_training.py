@@ -1,0 +1,375 @@
+"""training.examples on real Sail/Delta: labels of a day, sampled negatives, point-in-time features.
+
+Two lakes: a hand-made one (`hand`, a few users whose every expected value is written out below)
+and a copy of the shared tiny shop (`shop`, checked against the feature tables with pandas).
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from deltalake import DeltaTable
+from pyspark.sql import SparkSession
+
+from jobs import features, training
+from shoprec import catalog, validation
+from shoprec import spark as engine
+from shoprec.cli.common import UserFacingError
+from shoprec.cli.examples import examples as examples_command
+from shoprec.config import Settings
+from tests.conftest import FEATURES_AS_OF
+
+EXAMPLES = catalog.TRAINING_EXAMPLES
+FEATURE_COLUMNS = [
+    c for c in EXAMPLES.column_names if c not in ("user_id", "item_id", "label", "label_event", "weight")
+]
+USER_COLUMNS = [c for c in FEATURE_COLUMNS if c.startswith(("u_", "top_category_"))] + ["recent_items"]
+
+# --- the hand-made lake -------------------------------------------------------------------------
+
+LABEL = date(2026, 3, 10)
+AS_OF = LABEL - timedelta(days=1)  # features_date
+CATEGORY = {**{i: 1 + i % 4 for i in range(100, 130)}, **{i: 7 for i in range(139, 152)}}
+
+
+def _event(user: int, item: int, kind: str, day: date, hour: int) -> tuple:
+    ts = datetime(day.year, day.month, day.day, hour, tzinfo=UTC)
+    return (
+        f"{user}-{item}-{kind}-{day}-{hour}",
+        user,
+        item,
+        CATEGORY.get(item),
+        kind,
+        ts,
+        f"s{user}-{day}",
+        10.0,
+        day,
+    )
+
+
+def hand_events() -> list[tuple]:
+    rows = []
+    for user in range(10, 30):  # background shoppers: popularity, categories
+        for back in range(4):
+            rows.append(_event(user, 100 + (user + back) % 30, "view", AS_OF - timedelta(days=back), 9))
+            if user % 3 == 0:
+                rows.append(_event(user, 100 + (user + back) % 30, "click", AS_OF - timedelta(days=back), 10))
+    # user 1 views 140..151 over the week up to AS_OF, one more item a day before that week and 145 again last
+    rows.append(_event(1, 139, "view", AS_OF - timedelta(days=7), 8))
+    for i in range(12):
+        rows.append(_event(1, 140 + i, "view", AS_OF - timedelta(days=6 - i // 2), 8 + i))
+    rows.append(_event(1, 145, "view", AS_OF, 23))
+    # the label day
+    for item, kinds in {145: ("click", "cart"), 146: ("fav", "click"), 203: ("view", "cart", "purchase"),
+                        204: ("view",), 205: ("click",)}.items():  # fmt: skip
+        rows += [_event(1, item, kind, LABEL, 9 + n) for n, kind in enumerate(kinds)]
+    rows.append(_event(2, 203, "purchase", LABEL, 12))  # a brand-new user buys
+    rows.append(_event(11, 100, "view", LABEL, 9))  # views only: no examples for user 11
+    # no events after LABEL: the missing-input test relies on it
+    return rows
+
+
+def hand_items() -> list[tuple]:
+    first = AS_OF - timedelta(days=40)
+    rows = [(i, CATEGORY[i], 50 + i, 20.0, first, first, first, None, True) for i in CATEGORY]
+    rows.append((203, 3, 33, 12.5, AS_OF - timedelta(days=3), first, first, None, True))  # no events before
+    rows.append(
+        (205, 5, 55, 8.0, LABEL, LABEL, LABEL, None, True)
+    )  # listed on the label day: unknown on AS_OF
+    return rows
+
+
+@dataclass(frozen=True)
+class Built:
+    spark: SparkSession
+    settings: Settings
+    stats: training.ExamplesStats
+    rows: pd.DataFrame  # the label day's partition
+    seconds: float
+
+
+@pytest.fixture(scope="module")
+def hand(sail_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
+    """The hand-made lake: clean tables written directly, features as of AS_OF, examples for LABEL."""
+    settings = Settings(home=tmp_path_factory.mktemp("training_hand") / "home")
+    spark = engine.connect(sail_url, settings, "shoprec-tests-training")
+    events = spark.createDataFrame(hand_events(), engine.spark_schema(catalog.CLEAN_EVENTS))
+    engine.replace_range(events, catalog.CLEAN_EVENTS, settings, AS_OF - timedelta(days=30), LABEL)
+    items = spark.createDataFrame(hand_items(), engine.spark_schema(catalog.CLEAN_ITEMS))
+    engine.overwrite(items, catalog.CLEAN_ITEMS, settings)
+    features.run(spark, settings, AS_OF)
+    began = datetime.now()
+    stats = training.run(spark, settings, LABEL)
+    seconds = (datetime.now() - began).total_seconds()
+    yield Built(spark, settings, stats, partition(spark, LABEL), seconds)
+    spark.stop()
+
+
+def partition(spark: SparkSession, day: date) -> pd.DataFrame:
+    frame = spark.table(EXAMPLES.name).where(engine.partition_predicate(EXAMPLES, {"label_date": day}))
+    return frame.toPandas().sort_values(["user_id", "item_id"]).reset_index(drop=True)
+
+
+def row(frame: pd.DataFrame, user: int, item: int) -> pd.Series:
+    found = frame[(frame["user_id"] == user) & (frame["item_id"] == item)]
+    assert len(found) == 1, f"({user}, {item}): {len(found)} rows"
+    return found.iloc[0]
+
+
+def test_positives_are_the_label_days_interactions_with_their_strongest_event(hand: Built) -> None:
+    positives = hand.rows[hand.rows["label"] == 1]
+    got = {(r.user_id, r.item_id): (r.label_event, r.weight) for r in positives.itertuples()}
+    assert got == {
+        (1, 145): ("cart", 2.0),
+        (1, 146): ("fav", 2.0),
+        (1, 203): ("purchase", 4.0),
+        (1, 205): ("click", 1.0),
+        (2, 203): ("purchase", 4.0),
+    }  # (1, 204) was only viewed: no positive; user 11 only viewed: no examples at all
+    assert 11 not in set(hand.rows["user_id"])
+    assert (hand.rows["features_date"] == AS_OF).all() and (hand.rows["label_date"] == LABEL).all()
+
+
+def test_negatives_are_untouched_sampled_items_in_proportion(hand: Built) -> None:
+    negatives = hand.rows[hand.rows["label"] == 0]
+    assert set(negatives["label_event"]) == {"negative"} and set(negatives["weight"]) == {1.0}
+    touched_on_label_day = {(e[1], e[2]) for e in hand_events() if e[8] == LABEL}
+    assert not touched_on_label_day & set(zip(negatives["user_id"], negatives["item_id"], strict=True))
+    assert not hand.rows.duplicated(["user_id", "item_id"]).any()
+    assert negatives.groupby("user_id").size().to_dict() == {1: 4 * 4, 2: 4}
+    item_daily = hand.spark.table("features.item_daily").where(f"as_of_date = DATE'{AS_OF}'").toPandas()
+    catalogue = (
+        hand.spark.table("clean.items")
+        .where(f"valid_from <= DATE'{AS_OF}' AND (valid_to IS NULL OR valid_to > DATE'{AS_OF}')")
+        .toPandas()
+    )
+    pool = set(item_daily["item_id"]) | set(catalogue["item_id"])
+    assert (
+        set(negatives["item_id"]) <= pool
+    )  # drawn from the catalogue of the features day or items with features
+    assert hand.stats.positives == 5 and hand.stats.negatives == len(negatives)
+    assert hand.stats.rows == {LABEL: len(hand.rows)}
+
+
+def test_recent_items_most_recent_first_capped_at_ten(hand: Built) -> None:
+    user_1 = hand.rows[hand.rows["user_id"] == 1]
+    # 145 was seen again last; 139 is older than the week; 140 and 141 fall off the cap of ten
+    assert set(user_1["recent_items"]) == {"145 151 150 149 148 147 146 144 143 142"}
+    assert row(hand.rows, 1, 145)["ui_seen_7d"] == 2  # the label day's click and cart do not count
+    assert row(hand.rows, 1, 146)["ui_seen_7d"] == 1
+    assert row(hand.rows, 1, 146)["ui_cooc_score"] == pytest.approx(1.0)  # 147 shared its only session
+    assert row(hand.rows, 1, 145)["ui_cooc_score"] == pytest.approx(1 / math.sqrt(2))  # with 144, 1 of 2
+    assert row(hand.rows, 1, 145)["category_id"] == 7 and row(hand.rows, 1, 145)["uc_category_rank"] == 1
+
+
+def test_brand_new_user_and_items_get_the_documented_fills(hand: Built) -> None:
+    new_user = row(hand.rows, 2, 203)
+    assert new_user["recent_items"] == ""
+    assert new_user["u_days_since_last_event"] == training.NO_RECENT_EVENT_DAYS
+    zero = [c for c in USER_COLUMNS if c not in ("recent_items", "u_days_since_last_event")]
+    assert (new_user[zero] == 0).all() and new_user[["uc_affinity_share", "ui_cooc_score", "ui_seen_7d"]].eq(
+        0
+    ).all()
+
+    item_daily = hand.spark.table("features.item_daily").where(f"as_of_date = DATE'{AS_OF}'").toPandas()
+    prior_click = min(1.0, item_daily["clicks_30d"].sum() / item_daily["views_30d"].sum())
+    prior_buy = min(1.0, item_daily["purchases_30d"].sum() / item_daily["views_30d"].sum())
+    for item, (category, brand, price, listed) in {203: (3, 33, 12.5, 3), 205: (0, 0, 0.0, 0)}.items():
+        got = row(hand.rows, 1, item)  # 203 from the catalogue as of AS_OF; 205 only listed on LABEL
+        assert (got["category_id"], got["brand_id"], got["i_price"], got["i_days_since_listed"]) == (
+            category, brand, price, listed,
+        )  # fmt: skip
+        assert got[["i_views_7d", "i_clicks_7d", "i_purchases_7d", "i_users_7d"]].eq(0).all()
+        assert got["i_click_rate_30d"] == pytest.approx(prior_click)
+        assert got["i_conversion_rate_30d"] == pytest.approx(prior_buy)
+        assert got["i_trend_7d_vs_30d"] == 1.0
+
+
+def test_missing_input_fails_naming_table_and_day(hand: Built) -> None:
+    with pytest.raises(ValueError, match=r"no clean\.events for label day 2026-03-11"):
+        training.run(hand.spark, hand.settings, LABEL + timedelta(days=1))
+    with pytest.raises(ValueError, match=r"no features\.user_daily partition for as_of_date 2026-03-08"):
+        training.run(
+            hand.spark, hand.settings, AS_OF
+        )  # clean.events exist on AS_OF, features the day before not
+
+
+def test_examples_command_reports_one_line(
+    hand: Built, sail_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SHOPREC_HOME", str(hand.settings.home))
+    monkeypatch.setenv("SHOPREC_SPARK_REMOTE", sail_url)
+    examples_command(day=LABEL.isoformat())  # the defaults rebuild the same partition
+    assert capsys.readouterr().out == (
+        "examples 2026-03-10..2026-03-10: 25 rows (5 positives, 20 negatives); per label day: 2026-03-10 25\n"
+    )
+    with pytest.raises(
+        UserFacingError, match=r"^no features\.user_daily partition for as_of_date 2026-03-08 "
+    ):
+        examples_command(start=AS_OF.isoformat(), end=LABEL.isoformat())
+
+
+def test_negative_slots_share_the_slots_by_popularity(spark: SparkSession) -> None:
+    items = spark.createDataFrame(
+        [(1, 0, AS_OF), (2, 15, AS_OF), (3, 255, AS_OF)], "item_id BIGINT, views_7d BIGINT, as_of_date DATE"
+    )
+    assert (training.slot_count(200), training.slot_count(20_000)) == (2**17, 2**18)
+    slots = training.negative_slots(items, slots=1000).toPandas()
+    assert sorted(slots["slot"]) == list(range(1000))  # every slot owned exactly once
+    weights = {1: 1.0, 2: 16**0.75, 3: 256**0.75}
+    owned = slots.groupby("item_id").size()
+    for item, weight in weights.items():
+        assert abs(owned[item] - 1000 * weight / sum(weights.values())) <= 1
+
+
+# --- the tiny shop ------------------------------------------------------------------------------
+
+FIRST, LAST = FEATURES_AS_OF, FEATURES_AS_OF + timedelta(days=1)  # label days over the shared features
+
+
+def copy_lake(source: Settings, sail_url: str, home: Path) -> tuple[SparkSession, Settings]:
+    """A private copy of a lake (Delta logs hold relative paths) with its own session."""
+    shutil.copytree(source.home, home)
+    settings = Settings(home=home)
+    return engine.connect(sail_url, settings, "shoprec-tests-training-shop"), settings
+
+
+@pytest.fixture(scope="module")
+def shop(
+    feature_lake: tuple[SparkSession, Settings], sail_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Built]:
+    """A copy of the shared tiny shop with examples for two label days (features as of the day before each)."""
+    spark, settings = copy_lake(feature_lake[1], sail_url, tmp_path_factory.mktemp("training_shop") / "home")
+    began = datetime.now()
+    stats = training.run(spark, settings, FIRST, LAST)
+    seconds = (datetime.now() - began).total_seconds()
+    yield Built(spark, settings, stats, partition(spark, LAST), seconds)
+    spark.stop()
+
+
+def test_shop_positives_and_ratio(shop: Built) -> None:
+    events = shop.spark.table("clean.events").where(f"event_date = DATE'{LAST}'").toPandas()
+    interactions = events[events["event_type"] != "view"]
+    positives = shop.rows[shop.rows["label"] == 1]
+    assert set(zip(positives["user_id"], positives["item_id"], strict=True)) == set(
+        zip(interactions["user_id"], interactions["item_id"], strict=True)
+    )
+    negatives = shop.rows[shop.rows["label"] == 0]
+    touched = set(zip(events["user_id"], events["item_id"], strict=True))
+    assert not touched & set(zip(negatives["user_id"], negatives["item_id"], strict=True))
+    assert 3.5 <= len(negatives) / len(positives) <= 4.0
+    assert shop.stats.rows[LAST] == len(shop.rows)
+    assert sum(shop.stats.rows.values()) == shop.stats.positives + shop.stats.negatives
+
+
+def test_shop_features_are_those_of_the_day_before(shop: Built) -> None:
+    def as_of(table: str) -> pd.DataFrame:
+        return shop.spark.table(table).where(f"as_of_date = DATE'{LAST - timedelta(days=1)}'").toPandas()
+
+    users = as_of("features.user_daily").set_index("user_id")
+    items = as_of("features.item_daily").set_index("item_id")
+    rows = shop.rows.set_index(["user_id", "item_id"])
+    known_users = rows[rows.index.get_level_values(0).isin(users.index)]
+    for column in ("views_7d", "clicks_7d", "purchases_30d", "days_since_last_event", "click_rate_30d"):
+        expected = users.loc[known_users.index.get_level_values(0), column].to_numpy()
+        assert (known_users[f"u_{column}"].to_numpy() == expected).all(), column
+    known_items = rows[rows.index.get_level_values(1).isin(items.index)]
+    for column in ("views_7d", "users_7d", "click_rate_30d", "trend_7d_vs_30d", "category_id", "brand_id"):
+        expected = items.loc[known_items.index.get_level_values(1), column].fillna(0).to_numpy()
+        name = column if column.endswith("_id") else f"i_{column}"
+        assert list(known_items[name]) == pytest.approx(list(expected)), column
+    assert len(known_users) > 0.5 * len(rows) and len(known_items) > 0.9 * len(rows)
+
+
+def test_events_on_or_after_the_label_day_change_no_feature(
+    shop: Built, sail_url: str, tmp_path: Path
+) -> None:
+    spark, settings = copy_lake(shop.settings, sail_url, tmp_path / "home")
+    try:
+        events = (
+            spark.table("clean.events").where(f"event_date >= DATE'{LAST - timedelta(days=7)}'").toPandas()
+        )
+        user = int(shop.rows[shop.rows["label"] == 1]["user_id"].iloc[0])
+        fresh = int(sorted(set(shop.rows["item_id"]) - set(events[events["user_id"] == user]["item_id"]))[0])
+        extra = [_event(user, fresh, kind, LAST, 23) for kind in ("view", "click")]
+        extra += [_event(user, fresh, "purchase", LAST + timedelta(days=1), 1)]
+        engine.append(
+            spark.createDataFrame(extra, engine.spark_schema(catalog.CLEAN_EVENTS)),
+            catalog.CLEAN_EVENTS,
+            settings,
+        )
+        training.run(spark, settings, LAST)
+        after = partition(spark, LAST).set_index(["user_id", "item_id"])
+    finally:
+        spark.stop()
+    before = shop.rows.set_index(["user_id", "item_id"])
+    assert after.loc[(user, fresh), "label_event"] == "click"  # the new click is a label, not a feature:
+    assert after.loc[(user, fresh), "ui_seen_7d"] == 0
+    assert (after.loc[user, "recent_items"] == before.loc[user, "recent_items"].iloc[0]).all()
+    common = before.index.intersection(after.index)
+    assert len(common) > 0.5 * len(before)
+    pd.testing.assert_frame_equal(after.loc[common, FEATURE_COLUMNS], before.loc[common, FEATURE_COLUMNS])
+
+
+def test_rerun_and_single_day_write_the_same_rows_in_the_same_order(shop: Built) -> None:
+    def files(day: date) -> list[pd.DataFrame]:
+        table = DeltaTable(str(EXAMPLES.location(shop.settings.lake)))
+        uris = sorted(u for u in table.file_uris() if f"label_date={day}" in u)
+        return [pq.read_table(u).to_pandas()[["user_id", "item_id", "label"]] for u in uris]
+
+    before = files(LAST)
+    training.run(shop.spark, shop.settings, FIRST, LAST)
+    rerun = files(LAST)
+    training.run(shop.spark, shop.settings, LAST)
+    single = files(LAST)
+    for other in (rerun, single):
+        assert len(other) == len(before)
+        for got, expected in zip(other, before, strict=True):
+            pd.testing.assert_frame_equal(got, expected)
+    pd.testing.assert_frame_equal(partition(shop.spark, LAST), shop.rows)
+
+
+def test_rows_are_written_in_the_seeded_shuffle_order(shop: Built) -> None:
+    ordered = (
+        shop.spark.table(EXAMPLES.name)
+        .where(f"label_date = DATE'{LAST}'")
+        .orderBy(*training.write_order(training.DEFAULT_SEED))
+        .select("user_id", "item_id")
+        .toPandas()
+    )
+    position = {pair: n for n, pair in enumerate(zip(ordered["user_id"], ordered["item_id"], strict=True))}
+    table = DeltaTable(str(EXAMPLES.location(shop.settings.lake)))
+    for uri in (u for u in table.file_uris() if f"label_date={LAST}" in u):
+        in_file = pq.read_table(uri, columns=["user_id", "item_id"]).to_pandas()
+        positions = [position[p] for p in zip(in_file["user_id"], in_file["item_id"], strict=True)]
+        assert positions == sorted(positions)
+        runs = (in_file["user_id"] != in_file["user_id"].shift()).sum()  # a user's rows are spread out
+        assert runs > 0.6 * len(in_file)
+
+
+def test_validation_suite_passes_on_a_built_partition(shop: Built) -> None:
+    report = validation.validate(shop.spark, shop.settings, EXAMPLES.name, LAST)
+    assert not report.blocking_failed, [r.describe() for r in report.blocking_failures]
+    assert not report.warnings, [r.describe() for r in report.warnings]
+
+
+def test_sampling_pool_is_the_catalogue_of_the_day_plus_items_with_features(spark: SparkSession) -> None:
+    d1, d2 = date(2026, 1, 1), date(2026, 1, 2)
+    items = spark.createDataFrame(
+        [(1, d1, None), (2, d2, None), (3, d1, d2), (4, date(2025, 12, 1), None)],
+        "item_id BIGINT, valid_from DATE, valid_to DATE",
+    )  # 2 is listed on d2; 3's only period ends before d2
+    item_daily = spark.createDataFrame(
+        [(1, 9, d1), (4, 3, d2), (5, 2, d2)], "item_id BIGINT, views_7d BIGINT, as_of_date DATE"
+    )  # 5 has features but no catalogue row
+    pool = training.sampling_pool(items, item_daily, d1, d2).toPandas()
+    got = {(r.item_id, r.as_of_date, r.views_7d) for r in pool.itertuples()}
+    assert got == {(1, d1, 9), (3, d1, 0), (4, d1, 0), (1, d2, 0), (2, d2, 0), (4, d2, 3), (5, d2, 2)}
