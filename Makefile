@@ -8,6 +8,12 @@ SCALE ?= tiny
 START ?= 2026-01-01
 DAYS ?= 14
 END ?= $(shell $(PYTHON) -c "import datetime as d; print(d.date.fromisoformat('$(START)') + d.timedelta(days=$(DAYS) - 1))")
+TRAIN_DAYS ?= 6
+# label days END-TRAIN_DAYS..END need features as of the day before each
+LABELS_FROM = $(shell $(PYTHON) -c "import datetime as d; print(d.date.fromisoformat('$(END)') - d.timedelta(days=$(TRAIN_DAYS)))")
+FEATURES_FROM = $(shell $(PYTHON) -c "import datetime as d; print(d.date.fromisoformat('$(END)') - d.timedelta(days=$(TRAIN_DAYS) + 1))")
+# a small, quick model for the tiny demo shop; see `shoprec train --help`
+TRAIN_ARGS ?= --batch-size 256 --embedding-dim 16 --epochs 3
 
 .PHONY: install run test test-fast lint bench clean
 
@@ -29,10 +35,14 @@ run: install
 	$(VENV)/bin/shoprec demo-data --scale $(SCALE) --start $(START) --days $(DAYS)
 	$(VENV)/bin/shoprec ingest --start $(START) --end $(END)
 	$(VENV)/bin/shoprec clean --start $(START) --end $(END)
-	$(VENV)/bin/shoprec features --date $(END)
+	$(VENV)/bin/shoprec features --start $(FEATURES_FROM) --end $(END)
 	for table in raw.events clean.events features.user_daily features.item_daily features.user_category features.item_cooccurrence; do \
 		$(VENV)/bin/shoprec validate --table $$table --date $(END) || exit 1; done
 	$(VENV)/bin/shoprec validate --table clean.items
+	$(VENV)/bin/shoprec examples --start $(LABELS_FROM) --end $(END)
+	$(VENV)/bin/shoprec validate --table training.examples --date $(END)
+	$(VENV)/bin/shoprec train --date $(END) --days $(TRAIN_DAYS) $(TRAIN_ARGS)
+	$(VENV)/bin/shoprec models list
 	$(VENV)/bin/shoprec lake tables
 	$(VENV)/bin/shoprec sql "SELECT reason, count(*) AS rows FROM raw.events_rejected GROUP BY 1 ORDER BY 2 DESC"
 	$(VENV)/bin/shoprec sql "SELECT item_id, category_id, views_30d, purchases_30d, round(conversion_rate_30d, 3) AS conversion FROM features.item_daily WHERE as_of_date = DATE'$(END)' ORDER BY purchases_30d DESC LIMIT 5"
@@ -51,6 +61,8 @@ lint: install
 bench: install
 	$(PY) benchmarks/ingest_medium.py
 	$(PY) benchmarks/features_medium.py
+	$(PY) benchmarks/examples_medium.py
+	$(PY) benchmarks/train_medium.py
 
 clean:
 	rm -rf .shoprec .pytest_cache .ruff_cache

@@ -28,7 +28,7 @@ from deltalake.exceptions import TableNotFoundError
 from torchrec.sparse.jagged_tensor import KeyedJaggedTensor
 from torchrec.streamable import Pipelineable
 
-from models.features import FeatureSpec
+from models.features import DenseFeature, FeatureSpec, SparseFeature
 from shoprec import catalog
 
 TABLE = catalog.TRAINING_EXAMPLES
@@ -190,9 +190,6 @@ def to_batch(table: pa.Table | pa.RecordBatch, spec: FeatureSpec) -> Batch:
     """Convert example rows to a checked, normalised Batch (ids bucketed as the spec says)."""
     if isinstance(table, pa.RecordBatch):
         table = pa.Table.from_batches([table])
-    dense = np.stack(
-        [(_dense_column(table, f.name, f.transform) - f.mean) / f.std for f in spec.dense], axis=1
-    ).astype(np.float32)
     labels = _numbers(table, "label")
     bad = ~np.isin(labels, (0, 1))
     if bad.any():
@@ -201,29 +198,37 @@ def to_batch(table: pa.Table | pa.RecordBatch, spec: FeatureSpec) -> Batch:
     bad = ~(weights > 0)
     if bad.any():
         _fail(table, "weight", bad, "must be positive")
-    keys, lengths, values = [], [], []
-    for feature in spec.sparse:
-        rows = spec.table_rows[feature.table]
-        if feature.kind == "id_list":
-            length, ids = _id_lists(table, feature.columns[0])
-        else:
-            matrix = np.stack([_ids(table, c) for c in feature.columns], axis=1)
-            present = matrix > 0 if feature.kind == "bag" else np.ones_like(matrix, dtype=bool)
-            length, ids = present.sum(axis=1), matrix[present]
-        keys.append(feature.name)
-        lengths.append(length.astype(np.int32))
-        values.append(bucket(ids, rows))
+    lengths, values = zip(*(sparse_ids(table, f, spec.table_rows[f.table]) for f in spec.sparse), strict=True)
     sparse = KeyedJaggedTensor.from_lengths_sync(
-        keys=keys,
+        keys=spec.sparse_keys,
         values=torch.from_numpy(np.concatenate(values)),
         lengths=torch.from_numpy(np.concatenate(lengths)),
     )
     return Batch(
-        torch.from_numpy(dense),
+        torch.from_numpy(dense_matrix(table, spec.dense)),
         sparse,
         torch.from_numpy(labels.astype(np.float32)),
         torch.from_numpy(weights.astype(np.float32)),
     )
+
+
+def dense_matrix(table: pa.Table, features: Sequence[DenseFeature]) -> np.ndarray:
+    """Transformed, standardised dense features [B, len(features)] as float32 (checked)."""
+    if not features:
+        return np.zeros((table.num_rows, 0), dtype=np.float32)
+    columns = [(_dense_column(table, f.name, f.transform) - f.mean) / f.std for f in features]
+    return np.stack(columns, axis=1).astype(np.float32)
+
+
+def sparse_ids(table: pa.Table, feature: SparseFeature, rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-row id counts [B] (int32) and the flat bucketed ids of one sparse feature (checked)."""
+    if feature.kind == "id_list":
+        length, ids = _id_lists(table, feature.columns[0])
+    else:
+        matrix = np.stack([_ids(table, c) for c in feature.columns], axis=1)
+        present = matrix > 0 if feature.kind == "bag" else np.ones_like(matrix, dtype=bool)
+        length, ids = present.sum(axis=1), matrix[present]
+    return length.astype(np.int32), bucket(ids, rows)
 
 
 def bucket(ids: np.ndarray, rows: int) -> np.ndarray:

@@ -535,6 +535,111 @@ TRAINING_EXAMPLES = Table(
     partition_by=("label_date",),
 )
 
+_RECO_COLUMNS = (
+    _c("user_id", "BIGINT", "User the items are recommended to.", nullable=False),
+    _c("rank", "INT", "1 = best; ranks 1..K without gaps per user.", nullable=False),
+    _c(
+        "item_id",
+        "BIGINT",
+        "Recommended item (never one the user bought in the last 30 days).",
+        nullable=False,
+    ),
+    _c(
+        "score",
+        "DOUBLE",
+        "Ranking score in [0, 1]: the model's interaction probability; for cold-start rows the item's "
+        "popularity share scaled to [0, 1].",
+        nullable=False,
+    ),
+    _c(
+        "model_version",
+        "STRING",
+        "Registered ranker version that scored the row ('popularity' for cold-start rows).",
+        nullable=False,
+    ),
+    _c(
+        "reason",
+        "STRING",
+        "Why the item was a candidate: co_viewed:<item_id>, top_category:<category_id>, "
+        "trending:<category_id>, popular, or cold_start:popular / cold_start:trending.",
+        nullable=False,
+    ),
+    _c("generated_at", "TIMESTAMP", "When the run that produced the set started (UTC).", nullable=False),
+)
+_RUN_DATE = _c(
+    "run_date", "DATE", "Features as of this day; recommendations are for the following day.", nullable=False
+)
+
+RECO_USER_RECOMMENDATIONS = Table(
+    "reco.user_recommendations",
+    "Top-K recommendations per user and run_date. Each run_date is one complete, validated set written "
+    "in a single Delta commit; earlier run_dates are kept as history.",
+    (*_RECO_COLUMNS, _RUN_DATE),
+    partition_by=("run_date",),
+)
+
+RECO_LATEST = Table(
+    "reco.latest",
+    "The newest complete run of reco.user_recommendations (same columns), replaced in one commit per run.",
+    (*_RECO_COLUMNS, _RUN_DATE),
+)
+
+RECO_ITEM_AUDIENCES = Table(
+    "reco.item_audiences",
+    "Per item and run_date, the users most likely to interact with it (campaign targeting).",
+    (
+        _c("item_id", "BIGINT", "Item to promote.", nullable=False),
+        _c("rank", "INT", "1 = the user most likely to interact with the item.", nullable=False),
+        _c("user_id", "BIGINT", "Targeted user.", nullable=False),
+        _c("score", "DOUBLE", "The ranker's interaction probability for (user, item).", nullable=False),
+        _c("model_version", "STRING", "Registered ranker version that scored the pair.", nullable=False),
+        _c("generated_at", "TIMESTAMP", "When the run started (UTC).", nullable=False),
+        _RUN_DATE,
+    ),
+    partition_by=("run_date",),
+)
+
+OPS_EVAL_METRICS = Table(
+    "ops.eval_metrics",
+    "Offline evaluation of a run_date's recommendations against what users did the next day, with "
+    "baselines computed on the same users (one row per run_date, method and k; reruns replace them).",
+    (
+        _c("run_date", "DATE", "Run whose recommendations are evaluated.", nullable=False),
+        _c("eval_date", "DATE", "Day whose events are the targets (run_date + 1).", nullable=False),
+        _c(
+            "method",
+            "STRING",
+            "published (the platform's recommendations), popularity, cooccurrence, or planted_ceiling "
+            "(ranking by the demo data's hidden true preferences; demo data only).",
+            nullable=False,
+        ),
+        _c("k", "INT", "Cut-off of the top-K metrics.", nullable=False),
+        _c(
+            "target",
+            "STRING",
+            "Event types counted as relevant on eval_date, e.g. purchase+cart.",
+            nullable=False,
+        ),
+        _c(
+            "users",
+            "BIGINT",
+            "Users evaluated: recommended on run_date and with a target event on eval_date.",
+        ),
+        _c(
+            "recall",
+            "DOUBLE",
+            "Mean over users of relevant items in the top K / relevant items (capped at K).",
+        ),
+        _c("ndcg", "DOUBLE", "Mean normalised discounted cumulative gain at K (binary relevance)."),
+        _c("map", "DOUBLE", "Mean average precision at K."),
+        _c("hit_rate", "DOUBLE", "Share of users with at least one relevant item in the top K."),
+        _c("coverage", "DOUBLE", "Distinct recommended items / items in the catalogue on run_date."),
+        _c("novelty", "DOUBLE", "Mean -log2(popularity share) of recommended items; higher = less obvious."),
+        _c("model_version", "STRING", "Ranker version behind the published rows (null for baselines)."),
+        _c("evaluated_at", "TIMESTAMP", "When the evaluation ran (UTC).", nullable=False),
+    ),
+)
+
 OPS_VALIDATION_RESULTS = Table(
     "ops.validation_results",
     "One row per expectation evaluated by `shoprec validate` (an append-only audit log).",
@@ -568,7 +673,11 @@ TABLES: dict[str, Table] = {
         USER_CATEGORY,
         ITEM_COOCCURRENCE,
         TRAINING_EXAMPLES,
+        RECO_USER_RECOMMENDATIONS,
+        RECO_LATEST,
+        RECO_ITEM_AUDIENCES,
         OPS_INGEST_RUNS,
+        OPS_EVAL_METRICS,
         OPS_VALIDATION_RESULTS,
     )
 }

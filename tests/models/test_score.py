@@ -1,0 +1,67 @@
+"""Batch scoring: the per-user/per-item fast path equals scoring the joined rows."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+import torch
+
+from models.dlrm import build_ranker
+from models.features import FeatureSpec, SpecError
+from models.score import PairScorer, Ranker
+from tests.models.conftest import SMALL_MODEL, SMALL_TABLES
+from tests.models.synthetic import examples
+
+USER_COLUMNS = [c for c in examples(date(2026, 2, 1), 1).column_names if c.startswith("u_")] + [
+    "recent_items",
+    "top_category_1",
+    "top_category_2",
+    "top_category_3",
+]
+ITEM_COLUMNS = [c for c in examples(date(2026, 2, 1), 1).column_names if c.startswith("i_")] + [
+    "category_id",
+    "brand_id",
+]
+
+
+def first_per(table: pa.Table, key: str, columns: list[str]) -> pa.Table:
+    keys = table.column(key).to_numpy()
+    _, first = np.unique(keys, return_index=True)
+    return table.take(pa.array(first)).select([key, *columns])
+
+
+@pytest.mark.parametrize("arch", ["dlrm", "dlrm_dcn"])
+def test_pair_scorer_equals_scoring_the_joined_rows(arch: str) -> None:
+    spec = FeatureSpec(table_rows=dict(SMALL_TABLES))
+    torch.manual_seed(0)
+    config = replace(SMALL_MODEL, arch=arch, dcn_low_rank_dim=4)
+    ranker = Ranker(build_ranker(spec, config).eval(), spec, config)
+    rows = examples(date(2026, 2, 1), 500, seed=5)
+    users = first_per(rows, "user_id", USER_COLUMNS)
+    items = first_per(rows, "item_id", ITEM_COLUMNS)
+    pairs = rows.drop_columns(USER_COLUMNS + ITEM_COLUMNS)
+    # the joined rows: every user and item column taken from the one-row-per-entity tables
+    joined = pairs
+    for table, key, columns in ((users, "user_id", USER_COLUMNS), (items, "item_id", ITEM_COLUMNS)):
+        index = pc.index_in(pairs.column(key), table.column(key))
+        for column in columns:
+            joined = joined.append_column(column, table.column(column).take(index))
+    expected = ranker.predict(joined)
+    got = PairScorer(ranker, users, items).scores(pairs)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_pair_without_a_user_row_is_named() -> None:
+    spec = FeatureSpec(table_rows=dict(SMALL_TABLES))
+    ranker = Ranker(build_ranker(spec, SMALL_MODEL).eval(), spec, SMALL_MODEL)
+    rows = examples(date(2026, 2, 1), 50)
+    users = first_per(rows, "user_id", USER_COLUMNS).slice(1)
+    items = first_per(rows, "item_id", ITEM_COLUMNS)
+    missing = first_per(rows, "user_id", USER_COLUMNS).column("user_id")[0].as_py()
+    with pytest.raises(SpecError, match=f"pair user_id {missing} has no row in the users table"):
+        PairScorer(ranker, users, items).scores(rows.drop_columns(USER_COLUMNS + ITEM_COLUMNS))
