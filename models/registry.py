@@ -64,9 +64,9 @@ class Registry:
     """MLflow tracking + model registry under one directory (``SHOPREC_HOME/mlflow`` by default)."""
 
     def __init__(self, root: Path) -> None:
-        self.root = root
-        root.mkdir(parents=True, exist_ok=True)
-        uri = f"sqlite:///{root / 'mlflow.db'}"
+        self.root = root.resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+        uri = f"sqlite:///{self.root / 'mlflow.db'}"
         self.client = MlflowClient(tracking_uri=uri, registry_uri=uri)
 
     @classmethod

@@ -210,6 +210,7 @@ def _train(cfg: TrainConfig, rank: int, world_size: int, device: torch.device, b
     checkpoint = _save(checkpoints, step, model, optimizer, rank, cfg.keep_checkpoints)
     predictions = _check_predictions(cfg, spec, model, device)
     trained = step - start_step
+    window = max(1, min(cfg.log_every, len(losses) // 4))  # losses averaged at each end of the run
     result = TrainResult(
         steps=step,
         total_steps=total_steps,
@@ -217,8 +218,8 @@ def _train(cfg: TrainConfig, rank: int, world_size: int, device: torch.device, b
         samples=trained * cfg.batch_size * world_size,
         seconds=seconds,
         samples_per_second=trained * cfg.batch_size * world_size / max(seconds, 1e-9),
-        first_loss=float(np.mean(losses[: cfg.log_every])) if losses else float("nan"),
-        last_loss=float(np.mean(losses[-cfg.log_every :])) if losses else float("nan"),
+        first_loss=float(np.mean(losses[:window])) if losses else float("nan"),
+        last_loss=float(np.mean(losses[-window:])) if losses else float("nan"),
         world_size=world_size,
         backend=backend,
         resumed_from_step=start_step,

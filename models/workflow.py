@@ -30,7 +30,7 @@ from models.dlrm import Arch, ModelConfig
 from models.evaluate import Metrics, evaluate
 from models.export import export
 from models.features import FeatureSpec, SpecError
-from models.registry import ModelRecord, Registry
+from models.registry import ModelRecord, Registry, RegistryError
 from models.score import Ranker
 from models.train import TrainConfig, free_port, latest_checkpoint
 from shoprec import catalog, lake
@@ -142,16 +142,27 @@ def run(
 
     registered = run_dir / "registered.json"
     if registered.is_file():
-        record = registry.get(json.loads(registered.read_text())["version"])
-        result = json.loads((run_dir / "result.json").read_text())
-        return TrainOutcome(run_dir, result, None, record, f"already trained: {record.decision}", reused=True)
+        try:
+            record = registry.get(json.loads(registered.read_text())["version"])
+        except RegistryError:  # the registry was reset since: register this run again
+            registered.unlink()
+        else:
+            result = json.loads((run_dir / "result.json").read_text())
+            return TrainOutcome(
+                run_dir, result, None, record, f"already trained: {record.decision}", reused=True
+            )
 
     cfg = _prepare(run_dir, options, model_config, base_spec, train_examples, progress)
-    progress(
-        f"training on {train_examples.rows:,} examples ({options.train_dates[0]}..{options.train_dates[-1]}) with {options.nproc} rank(s)"
-    )
-    launch(cfg, options.nproc)
-    result = json.loads((run_dir / "result.json").read_text())
+    result_file = run_dir / "result.json"
+    if result_file.is_file() and json.loads(result_file.read_text())["finished"]:
+        progress(f"training of {run_dir.name} already finished; exporting and registering it")
+    else:
+        progress(
+            f"training on {train_examples.rows:,} examples ({options.train_dates[0]}..{options.train_dates[-1]}) "
+            f"with {options.nproc} rank(s)"
+        )
+        launch(cfg, options.nproc)
+    result = json.loads(result_file.read_text())
     if not result["finished"]:
         return TrainOutcome(
             run_dir,

@@ -70,20 +70,35 @@ def test_the_same_command_again_reuses_the_registered_model(
     settings, first = trained
     again = workflow.run(settings, OPTIONS, progress=lambda _: None)
     assert again.reused and again.record.version == 1 and again.run_dir == first.run_dir
-    assert [r.version for r in Registry.for_settings(settings).versions()] == [1]
+    assert [r.version for r in Registry.for_settings(settings).versions()][-1] == 1
+
+
+def test_a_finished_but_unregistered_run_is_registered_without_training_again(
+    trained: tuple[Settings, workflow.TrainOutcome],
+) -> None:
+    settings, first = trained
+    (first.run_dir / "registered.json").unlink()  # as if the process died right after training
+    lines: list[str] = []
+    again = workflow.run(settings, OPTIONS, progress=lines.append)
+    assert any("already finished" in line for line in lines)
+    assert not any(line.startswith("training on") for line in lines)
+    assert again.record.version == 2 and again.result == first.result
+    assert again.decision.startswith("promoted: AUC")  # the same model ties the champion
 
 
 def test_a_challenger_is_judged_against_the_champion_on_the_same_day(
     trained: tuple[Settings, workflow.TrainOutcome],
 ) -> None:
     settings, first = trained
-    weak = workflow.run(settings, replace(OPTIONS, seed=8, batch_size=512, days=1))
     registry = Registry.for_settings(settings)
+    before = registry.get()
+    weak = workflow.run(settings, replace(OPTIONS, seed=8, batch_size=512, days=1))
     champion = registry.get()
-    if weak.metrics.auc >= first.metrics.auc:
+    if weak.metrics.auc >= first.metrics.auc:  # the champion's AUC on this same validation day
         assert champion.version == weak.record.version and weak.decision.startswith("promoted: AUC")
     else:
-        assert champion.version == 1 and weak.decision.startswith("kept champion v1")
+        assert champion.version == before.version
+        assert weak.decision.startswith(f"kept champion v{before.version}")
     details = registry.client.get_model_version("shoprec_ranker", str(weak.record.version)).tags
     assert "champion_auc" in details["decision_details"]
 
