@@ -185,6 +185,43 @@ def replace_range(df: DataFrame, table: Table, settings: Settings, start: date, 
     )
 
 
+def rows_predicate(table: Table, values: Mapping[str, date | str | int]) -> str:
+    """A SQL predicate `column = literal AND …` over any declared columns of `table`, values escaped."""
+    unknown = sorted(set(values) - set(table.column_names))
+    if unknown:
+        raise ValueError(f"{table.name} has no columns {unknown}; its columns: {table.column_names}")
+    if not values:
+        raise ValueError(f"no columns given to select rows of {table.name} by")
+    clauses = []
+    for column, value in values.items():
+        if isinstance(value, date):
+            literal = f"DATE {sql_string(value.isoformat())}"
+        elif isinstance(value, int):
+            literal = str(value)
+        else:
+            literal = sql_string(str(value))
+        clauses.append(f"{column} = {literal}")
+    return " AND ".join(clauses)
+
+
+def replace_rows(
+    df: DataFrame, table: Table, settings: Settings, values: Mapping[str, date | str | int]
+) -> None:
+    """Atomically replace the rows of `table` matching `values` with `df` (one Delta commit).
+
+    For keys that are not partition columns, e.g. (run_date, k) of an unpartitioned table: Delta's
+    `replaceWhere` with a data predicate rewrites only the files holding matching rows. Every row
+    of `df` must match `values`: delta-spark rejects other rows, Sail 0.7 writes them unchecked.
+    """
+    (
+        conform(df, table)
+        .write.format("delta")
+        .mode("overwrite")
+        .option("replaceWhere", rows_predicate(table, values))
+        .save(str(table.location(settings.lake)))
+    )
+
+
 def sort_for_write(df: DataFrame, *order: Column | str) -> DataFrame:
     """`df.orderBy(*order)` in a form whose order survives `replace_partition` / `replace_range`.
 
@@ -246,6 +283,26 @@ def read_text_files(spark: SparkSession, files: Sequence[Path], root: Path) -> D
 
 
 @contextmanager
+def active_session(spark: SparkSession) -> Iterator[None]:
+    """Make `spark` the session `SparkSession.builder.getOrCreate()` returns, for the duration.
+
+    pyspark-connect keeps the first session a process opened as its active one, and Great
+    Expectations runs query expectations (`UnexpectedRowsExpectation`) on `getOrCreate()`'s session
+    while creating their `{batch}` view on the DataFrame's own session. With several sessions in one
+    process (tests, a long-lived client) the query would miss the view and see another lake.
+    """
+    from pyspark.sql.connect.session import SparkSession as ConnectSession
+
+    holder = ConnectSession._active_session
+    previous = getattr(holder, "session", None)
+    holder.session = spark
+    try:
+        yield
+    finally:
+        holder.session = previous
+
+
+@contextmanager
 def scratch(spark: SparkSession, settings: Settings) -> Iterator[Scratch]:
     """Temporary Parquet storage under the lake for materialising intermediate results; removed on exit."""
     root = settings.lake / "_scratch" / uuid.uuid4().hex
@@ -268,3 +325,13 @@ class Scratch:
         df.write.mode("overwrite").parquet(path)
         # With the schema given, an empty result (no Parquet files written) still reads back with its columns.
         return self._spark.read.schema(df.schema).parquet(path)
+
+    def folder(self, name: str) -> Path:
+        """A folder of this scratch space for Parquet files written outside Spark (e.g. model scores)."""
+        path = self._root / name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def path(self, name: str) -> Path:
+        """Where `materialize(df, name)` wrote its Parquet files (for readers outside Spark)."""
+        return self._root / name

@@ -292,6 +292,7 @@ class Context:
     table: Table
     day: date | None
     df: DataFrame
+    params: Mapping[str, Any] = field(default_factory=dict)
 
 
 class Check:
@@ -434,7 +435,49 @@ class CurrentRowPerKey(Check):
         )
 
 
+class UnexpectedRows(Check):
+    """A SQL query over the rows (`{batch}`) that must return no row; `{day}` and run params are filled in.
+
+    `skip_unless` names a run param; when it is false the check is skipped (e.g. an exclusion the
+    run was told not to apply).
+    """
+
+    expectation = "UnexpectedRowsExpectation"
+    kwargs_allowed = ("query", "skip_unless")
+
+    def check_kwargs(self, kwargs: Mapping[str, Any], table: Table, where: str) -> None:
+        """`query` is required and reads `{batch}`."""
+        super().check_kwargs(kwargs, table, where)
+        if "{batch}" not in str(kwargs.get("query", "")):
+            raise ValidationError(f"{where}: needs kwarg `query` selecting from {{batch}}")
+
+    def resolve(self, ctx: Context, kwargs: Mapping[str, Any]) -> Resolved:
+        """The query with the day and params substituted (dates and numbers only, never user text)."""
+        flag = kwargs.get("skip_unless")
+        if flag is not None and not ctx.params.get(flag):
+            return Resolved(self.expectation, None, f"skipped: run param {flag} is off")
+        values = {k: v for k, v in ctx.params.items() if isinstance(v, int | float | date)}
+        query = kwargs["query"].format(batch="{batch}", day=ctx.day, **values)
+        return Resolved(self.expectation, {"unexpected_rows_query": query})
+
+
+class DistinctCountAtLeast(Check):
+    """At least `param` (a run param, e.g. the users that must be covered) distinct values of `column`."""
+
+    expectation = "ExpectColumnUniqueValueCountToBeBetween"
+    kwargs_allowed = ("column", "param")
+
+    def resolve(self, ctx: Context, kwargs: Mapping[str, Any]) -> Resolved:
+        """min_value = the run param; missing param fails loudly (the caller must say what to expect)."""
+        name = kwargs["param"]
+        if name not in ctx.params:
+            raise ValidationError(f"{ctx.table.name}: check needs run param {name!r}")
+        return Resolved(self.expectation, {"column": kwargs["column"], "min_value": int(ctx.params[name])})
+
+
 CHECKS: dict[str, Check] = {
+    "unexpected_rows": UnexpectedRows(),
+    "distinct_count_at_least": DistinctCountAtLeast(),
     "partition_not_empty": PartitionNotEmpty(),
     "row_count_vs_previous": RowCountVsPrevious(),
     "freshness": Freshness(),
@@ -463,6 +506,9 @@ def validate(
     table_name: str,
     day: date | None = None,
     suites_dir: Path = SUITES_DIR,
+    *,
+    rows: DataFrame | None = None,
+    params: Mapping[str, Any] | None = None,
 ) -> ValidationReport:
     """Validate one partition of a table against its suite and record the results.
 
@@ -472,6 +518,9 @@ def validate(
         table_name: `schema.table`, as in the catalog.
         day: The partition to validate; must be None for unpartitioned tables.
         suites_dir: Folder of the suite files.
+        rows: Validate these rows as the day's partition instead of reading the table (a staged result
+            checked before it is published).
+        params: Run parameters some checks need (e.g. how many users must be covered).
 
     Returns:
         The per-expectation results; `blocking_failed` says whether the gate is closed.
@@ -479,12 +528,13 @@ def validate(
     started = time.perf_counter()
     validated_at = datetime.now(UTC)
     table = catalog.get(table_name)
-    df = _partition(spark, table, day)
+    df = _partition(spark, table, day) if rows is None else rows
     suite = load_suite(suite_path(table.name, suites_dir))
-    ctx = Context(spark, table, day, df)
+    ctx = Context(spark, table, day, df, dict(params or {}))
     resolved = [_resolve(ctx, entry) for entry in suite.entries]
     run_id = uuid.uuid4().hex
-    results, docs = _run_ge(settings, table, day, df, suite.entries, resolved, run_id)
+    with engine.active_session(spark):  # GE's query expectations run on the active session
+        results, docs = _run_ge(settings, table, day, df, suite.entries, resolved, run_id)
     report = ValidationReport(
         run_id, table.name, day, tuple(results), docs, seconds=time.perf_counter() - started
     )

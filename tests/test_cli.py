@@ -24,6 +24,8 @@ COMMANDS = [
     ["models"],
     ["models", "list"],
     ["models", "show"],
+    ["recommend"],
+    ["evaluate"],
     ["validate"],
     ["sql"],
     ["lake"],

@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from shoprec.cli import demo, examples, features, ingest, lake, models, sql, validate
+from shoprec.cli import demo, evaluate, examples, features, ingest, lake, models, recommend, sql, validate
 from shoprec.cli.common import UserFacingError
 
 app = typer.Typer(
@@ -26,6 +26,8 @@ app.command("clean")(features.clean)
 app.command("features")(features.features)
 app.command("examples")(examples.examples)
 app.command("train")(models.train)
+app.command("recommend")(recommend.recommend)
+app.command("evaluate")(evaluate.evaluate)
 app.command("validate")(validate.validate)
 app.command("sql")(sql.sql)
 app.add_typer(lake.app, name="lake")
