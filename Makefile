@@ -9,10 +9,11 @@ START ?= 2026-01-01
 DAYS ?= 14
 END ?= $(shell $(PYTHON) -c "import datetime as d; print(d.date.fromisoformat('$(START)') + d.timedelta(days=$(DAYS) - 1))")
 TRAIN_DAYS ?= 6
-# label days END-TRAIN_DAYS..END need features as of the day before each
-LABELS_FROM = $(shell $(PYTHON) -c "import datetime as d; print(d.date.fromisoformat('$(END)') - d.timedelta(days=$(TRAIN_DAYS)))")
-FEATURES_FROM = $(shell $(PYTHON) -c "import datetime as d; print(d.date.fromisoformat('$(END)') - d.timedelta(days=$(TRAIN_DAYS) + 1))")
-# a small, quick model for the tiny demo shop; see `shoprec train --help`
+# recommendations are made for RUN_DATE (the day before the last) so the last day's events can judge them;
+# the model trains on label days RUN_DATE-TRAIN_DAYS..RUN_DATE-1 (features as of the day before each)
+RUN_DATE = $(shell $(PYTHON) -c "import datetime as d; print(d.date.fromisoformat('$(END)') - d.timedelta(days=1))")
+LABELS_FROM = $(shell $(PYTHON) -c "import datetime as d; print(d.date.fromisoformat('$(RUN_DATE)') - d.timedelta(days=$(TRAIN_DAYS)))")
+FEATURES_FROM = $(shell $(PYTHON) -c "import datetime as d; print(d.date.fromisoformat('$(RUN_DATE)') - d.timedelta(days=$(TRAIN_DAYS) + 1))")
 TRAIN_ARGS ?= --batch-size 256 --embedding-dim 16 --epochs 3
 
 .PHONY: install run test test-fast lint bench clean
@@ -35,17 +36,17 @@ run: install
 	$(VENV)/bin/shoprec demo-data --scale $(SCALE) --start $(START) --days $(DAYS)
 	$(VENV)/bin/shoprec ingest --start $(START) --end $(END)
 	$(VENV)/bin/shoprec clean --start $(START) --end $(END)
-	$(VENV)/bin/shoprec features --start $(FEATURES_FROM) --end $(END)
+	$(VENV)/bin/shoprec features --start $(FEATURES_FROM) --end $(RUN_DATE)
 	for table in raw.events clean.events features.user_daily features.item_daily features.user_category features.item_cooccurrence; do \
-		$(VENV)/bin/shoprec validate --table $$table --date $(END) || exit 1; done
+		$(VENV)/bin/shoprec validate --table $$table --date $(RUN_DATE) || exit 1; done
 	$(VENV)/bin/shoprec validate --table clean.items
-	$(VENV)/bin/shoprec examples --start $(LABELS_FROM) --end $(END)
-	$(VENV)/bin/shoprec validate --table training.examples --date $(END)
-	$(VENV)/bin/shoprec train --date $(END) --days $(TRAIN_DAYS) $(TRAIN_ARGS)
+	$(VENV)/bin/shoprec examples --start $(LABELS_FROM) --end $(RUN_DATE)
+	$(VENV)/bin/shoprec validate --table training.examples --date $(RUN_DATE)
+	$(VENV)/bin/shoprec train --date $(RUN_DATE) --days $(TRAIN_DAYS) $(TRAIN_ARGS)
 	$(VENV)/bin/shoprec models list
-	$(VENV)/bin/shoprec lake tables
-	$(VENV)/bin/shoprec sql "SELECT reason, count(*) AS rows FROM raw.events_rejected GROUP BY 1 ORDER BY 2 DESC"
-	$(VENV)/bin/shoprec sql "SELECT item_id, category_id, views_30d, purchases_30d, round(conversion_rate_30d, 3) AS conversion FROM features.item_daily WHERE as_of_date = DATE'$(END)' ORDER BY purchases_30d DESC LIMIT 5"
+	$(VENV)/bin/shoprec recommend --date $(RUN_DATE)
+	$(VENV)/bin/shoprec evaluate --date $(RUN_DATE)
+	$(VENV)/bin/shoprec sql "SELECT user_id, rank, item_id, round(score, 3) AS score, reason FROM reco.latest WHERE user_id IN (SELECT min(user_id) FROM reco.latest UNION ALL SELECT max(user_id) FROM reco.latest WHERE reason NOT LIKE 'cold_start%') AND rank <= 5 ORDER BY user_id, rank"
 
 test: install
 	$(VENV)/bin/ruff check .
@@ -62,7 +63,8 @@ bench: install
 	$(PY) benchmarks/ingest_medium.py
 	$(PY) benchmarks/features_medium.py
 	$(PY) benchmarks/examples_medium.py
-	$(PY) benchmarks/train_medium.py
+	$(PY) benchmarks/train_medium.py --home .shoprec-bench/medium
+	$(PY) benchmarks/recommend_medium.py --home .shoprec-bench/medium
 
 clean:
 	rm -rf .shoprec .pytest_cache .ruff_cache

@@ -59,6 +59,15 @@ RECENT_DAYS = 7
 RECENT_ITEMS = 10
 NO_RECENT_EVENT_DAYS = 31  # u_days_since_last_event for users without an event in 30 days
 
+# The feature columns of training.examples by what they depend on (examples order): scoring
+# computes the user and item parts once per user and per item (see jobs/candidates.py).
+_EXAMPLE_TYPES = {c.name: c.type for c in catalog.TRAINING_EXAMPLES.columns}
+USER_FEATURES = tuple(
+    c for c in _EXAMPLE_TYPES if c == "recent_items" or c.startswith(("top_category_", "u_"))
+)
+ITEM_FEATURES = tuple(c for c in _EXAMPLE_TYPES if c in ("category_id", "brand_id") or c.startswith("i_"))
+PAIR_FEATURES = tuple(c for c in _EXAMPLE_TYPES if c.startswith(("uc_", "ui_")))
+
 
 @dataclass(frozen=True)
 class ExamplesStats:
@@ -387,6 +396,140 @@ def item_features(item_daily: DataFrame) -> DataFrame:
     )
 
 
+def _declared(name: str) -> Column:
+    """`name` cast to its training.examples type, so every builder hands out the columns as written."""
+    return F.col(name).cast(_EXAMPLE_TYPES[name]).alias(name)
+
+
+def with_user_features(rows: DataFrame, *, user_daily: DataFrame, ranks: DataFrame) -> DataFrame:
+    """`rows` plus the user-level example columns (USER_FEATURES), missing values filled.
+
+    Args:
+        rows: Any rows keyed by (user_id, features_date); other columns are kept.
+        user_daily: features.user_daily rows of the features dates.
+        ranks: Output of `recent_item_ranks` for the features dates.
+
+    Returns:
+        `rows` with top_category_1..3, recent_items and the u_* columns; a user without
+        features gets 0s, '' and NO_RECENT_EVENT_DAYS as the catalog documents.
+    """
+    fills = {name: F.coalesce(F.col(name), F.lit(0)) for name in USER_FEATURES if name != "recent_items"}
+    fills |= {
+        "u_days_since_last_event": F.coalesce("u_days_since_last_event", F.lit(NO_RECENT_EVENT_DAYS)),
+        "recent_items": F.coalesce("recent_items", F.lit("")),
+    }
+    return (
+        rows.join(user_features(user_daily), ["user_id", "features_date"], "left")
+        .join(recent_items(ranks), ["user_id", "features_date"], "left")
+        .withColumns(fills)
+        .withColumns({name: _declared(name) for name in USER_FEATURES})
+    )
+
+
+def with_item_features(rows: DataFrame, *, item_daily: DataFrame, items: DataFrame) -> DataFrame:
+    """`rows` plus the item-level example columns (ITEM_FEATURES), missing values filled.
+
+    Item attributes (category, brand, price, listing day) come from features.item_daily as of the
+    features date, else from clean.items valid on it, else 0; an item without item features gets
+    the day's catalogue-wide rates (see `item_features`), trend 1 and 0 counts.
+
+    Args:
+        rows: Any rows keyed by (item_id, features_date); other columns are kept.
+        item_daily: features.item_daily rows of the features dates (all items: the rate priors
+            are sums over the whole day).
+        items: clean.items (attribute history).
+
+    Returns:
+        `rows` with category_id, brand_id and the i_* columns.
+    """
+    priors = (
+        item_features(item_daily).select("features_date", "_prior_click", "_prior_buy").distinct()
+    )  # one row per day
+    catalog_items = items.select(
+        F.col("item_id").alias("_catalog_item_id"),
+        F.col("category_id").alias("_catalog_category_id"),
+        F.col("brand_id").alias("_catalog_brand_id"),
+        F.col("price").alias("_catalog_price"),
+        F.col("listed_date").alias("_catalog_listed_date"),
+        "valid_from",
+        "valid_to",
+    )
+    on_features_date = (F.col("item_id") == F.col("_catalog_item_id")) & valid_on(F.col("features_date"))
+    listed_days = F.datediff(F.col("features_date"), F.col("_catalog_listed_date"))
+    counts = ("i_views_7d", "i_clicks_7d", "i_purchases_7d", "i_users_7d")
+    return (
+        rows.join(
+            item_features(item_daily).drop("_prior_click", "_prior_buy"), ["item_id", "features_date"], "left"
+        )
+        .join(priors, ["features_date"], "left")
+        .join(catalog_items, on_features_date, "left")
+        .withColumns(
+            {
+                "category_id": F.coalesce("_item_category_id", "_catalog_category_id", F.lit(0)),
+                "brand_id": F.coalesce("_item_brand_id", "_catalog_brand_id", F.lit(0)),
+                "i_price": F.coalesce("_item_price", "_catalog_price", F.lit(0.0)),
+                "i_days_since_listed": F.greatest(
+                    F.lit(0), F.coalesce("_item_days_since_listed", listed_days, F.lit(0))
+                ),
+                **{name: F.coalesce(F.col(name), F.lit(0)) for name in counts},
+                "i_click_rate_30d": F.coalesce("i_click_rate_30d", "_prior_click"),
+                "i_conversion_rate_30d": F.coalesce("i_conversion_rate_30d", "_prior_buy"),
+                "i_trend_7d_vs_30d": F.coalesce("i_trend_7d_vs_30d", F.lit(1.0)),
+            }
+        )
+        .withColumns({name: _declared(name) for name in ITEM_FEATURES})
+        .drop(*catalog_items.columns)
+        .drop("_item_category_id", "_item_brand_id", "_item_price", "_item_days_since_listed")
+        .drop("_prior_click", "_prior_buy")
+    )
+
+
+def with_pair_features(
+    rows: DataFrame,
+    *,
+    user_category: DataFrame,
+    cooccurrence: DataFrame,
+    ranks: DataFrame,
+    week_events: DataFrame,
+    first: date,
+    last: date,
+) -> DataFrame:
+    """`rows` plus the user x item example columns (PAIR_FEATURES), missing values 0.
+
+    Args:
+        rows: Rows keyed by (user_id, item_id, features_date) that carry the item's category_id
+            as `with_item_features` fills it (0 when unknown); other columns are kept.
+        user_category: features.user_category rows of the features dates.
+        cooccurrence: features.item_cooccurrence rows of the features dates.
+        ranks: Output of `recent_item_ranks` for the features dates.
+        week_events: clean.events rows from first - 6 to last.
+        first: First features_date.
+        last: Last features_date.
+
+    Returns:
+        `rows` with the uc_* columns (the user's affinity to the item's category) and the ui_*
+        columns (co-occurrence with the user's recent items, the user's events on the item).
+    """
+    categories = user_category.select(
+        "user_id",
+        "category_id",
+        F.col("as_of_date").alias("features_date"),
+        F.col("affinity_share").alias("uc_affinity_share"),
+        F.col("category_rank").alias("uc_category_rank"),
+        F.col("purchases_30d").alias("uc_purchases_30d"),
+    )
+    pairs = rows.select("user_id", "item_id", "features_date")
+    return (
+        rows.join(categories, ["user_id", "category_id", "features_date"], "left")
+        .join(seen_counts(week_events, first, last), ["user_id", "item_id", "features_date"], "left")
+        .join(
+            cooccurrence_scores(pairs, ranks, cooccurrence), ["user_id", "item_id", "features_date"], "left"
+        )
+        .withColumns({name: F.coalesce(F.col(name), F.lit(0)) for name in PAIR_FEATURES})
+        .withColumns({name: _declared(name) for name in PAIR_FEATURES})
+    )
+
+
 def examples(
     labelled: DataFrame,
     *,
@@ -400,6 +543,10 @@ def examples(
     last: date,
 ) -> DataFrame:
     """training.examples rows: labelled (user, item, label_date) pairs with point-in-time features.
+
+    The features come from `with_user_features`, `with_item_features` and `with_pair_features`,
+    which jobs/candidates.py uses too, so the rows a ranker is trained on and the rows it scores
+    cannot drift apart.
 
     Args:
         labelled: Positives and negatives (user_id, item_id, label_date, label, label_event, weight).
@@ -417,70 +564,18 @@ def examples(
     """
     rows = labelled.withColumn("features_date", _features_date(F.col("label_date")))
     ranks = recent_item_ranks(week_events, first, last)
-    priors = (
-        item_features(item_daily).select("features_date", "_prior_click", "_prior_buy").distinct()
-    )  # one row per day
-    catalog_items = items.select(
-        F.col("item_id").alias("_catalog_item_id"),
-        F.col("category_id").alias("_catalog_category_id"),
-        F.col("brand_id").alias("_catalog_brand_id"),
-        F.col("price").alias("_catalog_price"),
-        F.col("listed_date").alias("_catalog_listed_date"),
-        "valid_from",
-        "valid_to",
+    with_users = with_user_features(rows, user_daily=user_daily, ranks=ranks)
+    with_items = with_item_features(with_users, item_daily=item_daily, items=items)
+    joined = with_pair_features(
+        with_items,
+        user_category=user_category,
+        cooccurrence=cooccurrence,
+        ranks=ranks,
+        week_events=week_events,
+        first=first,
+        last=last,
     )
-    on_features_date = (F.col("item_id") == F.col("_catalog_item_id")) & valid_on(F.col("features_date"))
-    categories = user_category.select(
-        "user_id",
-        "category_id",
-        F.col("as_of_date").alias("features_date"),
-        F.col("affinity_share").alias("uc_affinity_share"),
-        F.col("category_rank").alias("uc_category_rank"),
-        F.col("purchases_30d").alias("uc_purchases_30d"),
-    )
-    pairs = rows.select("user_id", "item_id", "features_date")
-    listed_days = F.datediff(F.col("features_date"), F.col("_catalog_listed_date"))
-    joined = (
-        rows.join(user_features(user_daily), ["user_id", "features_date"], "left")
-        .join(
-            item_features(item_daily).drop("_prior_click", "_prior_buy"), ["item_id", "features_date"], "left"
-        )
-        .join(priors, ["features_date"], "left")
-        .join(catalog_items, on_features_date, "left")
-        .withColumns(
-            {
-                "category_id": F.coalesce("_item_category_id", "_catalog_category_id", F.lit(0)),
-                "brand_id": F.coalesce("_item_brand_id", "_catalog_brand_id", F.lit(0)),
-                "i_price": F.coalesce("_item_price", "_catalog_price", F.lit(0.0)),
-                "i_days_since_listed": F.greatest(
-                    F.lit(0), F.coalesce("_item_days_since_listed", listed_days, F.lit(0))
-                ),
-            }
-        )
-        .join(categories, ["user_id", "category_id", "features_date"], "left")
-        .join(recent_items(ranks), ["user_id", "features_date"], "left")
-        .join(seen_counts(week_events, first, last), ["user_id", "item_id", "features_date"], "left")
-        .join(
-            cooccurrence_scores(pairs, ranks, cooccurrence), ["user_id", "item_id", "features_date"], "left"
-        )
-    )
-    zero_filled = [
-        *[f"top_category_{k}" for k in (1, 2, 3)],
-        *[c.name for c in catalog.TRAINING_EXAMPLES.columns if c.name.startswith(("u_", "uc_", "ui_"))],
-        "i_views_7d",
-        "i_clicks_7d",
-        "i_purchases_7d",
-        "i_users_7d",
-    ]
-    fills = {name: F.coalesce(F.col(name), F.lit(0)) for name in zero_filled}
-    fills |= {
-        "u_days_since_last_event": F.coalesce("u_days_since_last_event", F.lit(NO_RECENT_EVENT_DAYS)),
-        "recent_items": F.coalesce("recent_items", F.lit("")),
-        "i_click_rate_30d": F.coalesce("i_click_rate_30d", "_prior_click"),
-        "i_conversion_rate_30d": F.coalesce("i_conversion_rate_30d", "_prior_buy"),
-        "i_trend_7d_vs_30d": F.coalesce("i_trend_7d_vs_30d", F.lit(1.0)),
-    }
-    return engine.conform(joined.withColumns(fills), catalog.TRAINING_EXAMPLES)
+    return engine.conform(joined, catalog.TRAINING_EXAMPLES)
 
 
 def write_order(seed: int) -> list[Column]:
@@ -493,7 +588,7 @@ def write_order(seed: int) -> list[Column]:
     return [F.col("label_date"), key, F.col("user_id"), F.col("item_id")]
 
 
-def _missing_days(spark: SparkSession, settings: Settings, table: Table, days: list[date]) -> list[date]:
+def missing_days(spark: SparkSession, settings: Settings, table: Table, days: list[date]) -> list[date]:
     """Which of `days` have no rows in the date-partitioned `table`."""
     column = table.partition_by[0]
     present = {
@@ -513,14 +608,14 @@ def check_inputs(spark: SparkSession, settings: Settings, label_days: list[date]
     Each label day L needs clean.events on L and features.user_daily / features.item_daily as of
     L - 1 (user_category and item_cooccurrence may legitimately be empty for a day).
     """
-    missing = _missing_days(spark, settings, catalog.CLEAN_EVENTS, label_days)
+    missing = missing_days(spark, settings, catalog.CLEAN_EVENTS, label_days)
     if missing:
         raise ValueError(
             f"no clean.events for label day {missing[0]}: run `shoprec clean --date {missing[0]}` first"
         )
     features_days = [day - timedelta(days=1) for day in label_days]
     for table in (catalog.USER_DAILY, catalog.ITEM_DAILY):
-        missing = _missing_days(spark, settings, table, features_days)
+        missing = missing_days(spark, settings, table, features_days)
         if missing:
             day = missing[0]
             raise ValueError(

@@ -1,0 +1,241 @@
+"""Recommend job: candidates -> champion DLRM scores -> top K per user -> validated, atomic publication.
+
+For run_date D (features as of D, recommendations for D+1):
+
+1. `jobs.candidates` proposes items per active user (co-viewed, top categories, trending, popular)
+   and a labelled popularity list for cold-start users.
+2. The champion ranker (or a chosen registry version) scores every active user's candidates in
+   this process, computing each user's and item's part once (`models.score.PairScorer`).
+3. `top_k` keeps K per user with at most `category_cap` items of one category ahead of the rest.
+4. The staged set is validated with `expectations/reco.user_recommendations.yaml`; a blocking
+   failure publishes nothing and raises `PublishError`.
+5. The run_date partition of reco.user_recommendations is replaced in one Delta commit, then
+   reco.latest (when D is the newest run) and reco.item_audiences. Readers of each table only ever
+   see complete sets: a run killed before a commit leaves the previous version in place.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+
+from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+
+from jobs import candidates
+from shoprec import catalog, validation
+from shoprec import spark as engine
+from shoprec.config import Settings
+
+log = logging.getLogger("shoprec.recommend")
+COLD_START_MODEL = "popularity"
+
+
+class PublishError(RuntimeError):
+    """The staged recommendations failed a blocking expectation; nothing was published."""
+
+
+@dataclass(frozen=True)
+class RecommendConfig:
+    """Knobs of a recommend run.
+
+    Attributes:
+        k: Items per user.
+        category_cap: Items of one category allowed before items of other categories.
+        audience_size: Users kept per item in reco.item_audiences.
+        candidates: Candidate generation settings (sources, limits, exclusion of bought items).
+    """
+
+    k: int = 20
+    category_cap: int = 3
+    audience_size: int = 100
+    candidates: candidates.CandidateConfig = field(default_factory=candidates.CandidateConfig)
+
+    def __post_init__(self) -> None:
+        if self.k < 1 or self.category_cap < 1 or self.audience_size < 1:
+            raise ValueError("k, category cap and audience size must be at least 1")
+
+
+@dataclass(frozen=True)
+class RecommendStats:
+    """What a recommend run did."""
+
+    run_date: date
+    model_version: str
+    users: int
+    cold_start_users: int
+    candidates: int
+    rows: int
+    audience_rows: int
+    scoring_seconds: float
+    seconds: float
+
+    @property
+    def pairs_per_second(self) -> float:
+        """Candidate pairs scored per second."""
+        return self.candidates / max(self.scoring_seconds, 1e-9)
+
+    def summary(self) -> str:
+        """One line for logs and the CLI."""
+        return (
+            f"recommendations {self.run_date} (model v{self.model_version}): {self.rows:,} rows for "
+            f"{self.users:,} users ({self.cold_start_users:,} cold start); {self.candidates:,} candidates scored "
+            f"at {self.pairs_per_second:,.0f}/s; {self.audience_rows:,} audience rows; {self.seconds:.1f} s"
+        )
+
+
+def top_k(scored: DataFrame, k: int, category_cap: int) -> DataFrame:
+    """Rank each user's scored candidates and keep K; adds `rank` (1..K without gaps).
+
+    Best score first, except that a user's items beyond the `category_cap`-th of one category come
+    after every item within the caps (diversity without ever returning fewer than K).
+    """
+    in_category = Window.partitionBy("user_id", "category_id").orderBy(F.desc("score"), "item_id")
+    by_user = Window.partitionBy("user_id").orderBy("_over_cap", F.desc("score"), "item_id")
+    # one window per step (Sail cannot nest a window in another's input)
+    return (
+        scored.withColumn("_in_category", F.row_number().over(in_category))
+        .withColumn("_over_cap", (F.col("_in_category") > category_cap).cast("int"))
+        .withColumn("rank", F.row_number().over(by_user).cast("int"))
+        .where(F.col("rank") <= k)
+        .drop("_in_category", "_over_cap")
+    )
+
+
+def cold_start_rows(cold: DataFrame, k: int) -> DataFrame:
+    """Top K of each cold-start user's popularity/trending list, scored by scaled popularity."""
+    by_user = Window.partitionBy("user_id").orderBy(F.desc("source_score"), "item_id")
+    return (
+        cold.withColumn("rank", F.row_number().over(by_user).cast("int"))
+        .where(F.col("rank") <= k)
+        .select(
+            "user_id",
+            "rank",
+            "item_id",
+            F.col("source_score").alias("score"),
+            F.lit(COLD_START_MODEL).alias("model_version"),
+            "reason",
+        )
+    )
+
+
+def item_audiences(scored: DataFrame, size: int) -> DataFrame:
+    """Per item, the `size` users with the highest scores among all scored candidates."""
+    by_item = Window.partitionBy("item_id").orderBy(F.desc("score"), "user_id")
+    return (
+        scored.withColumn("rank", F.row_number().over(by_item).cast("int"))
+        .where(F.col("rank") <= size)
+        .select("item_id", "rank", "user_id", "score")
+    )
+
+
+def run(
+    spark: SparkSession,
+    settings: Settings,
+    day: date,
+    config: RecommendConfig | None = None,
+    *,
+    model_version: int | None = None,
+    progress: Callable[[str], None] = log.info,
+) -> RecommendStats:
+    """Build, validate and publish the recommendations of run_date `day`.
+
+    Args:
+        spark: A session with the catalog tables registered.
+        settings: Where the lake and the model registry live.
+        day: run_date (features as of this day).
+        config: Run knobs; defaults when None.
+        model_version: Registry version to score with; the champion when None.
+        progress: Receives one line per stage.
+
+    Raises:
+        ValueError: A missing input partition (named) or bad knobs.
+        PublishError: The staged set failed validation; nothing was published.
+    """
+    from models.registry import Registry
+    from models.score import score_files
+
+    config = config or RecommendConfig()
+    started = datetime.now(UTC)
+    record, ranker = Registry.for_settings(settings).load(model_version)
+    version = str(record.version)
+    progress(f"recommending for run_date {day} with model v{version}")
+    with engine.scratch(spark, settings) as scratch:
+        found = candidates.build(spark, settings, day, config.candidates, scratch=scratch)
+        progress(found.summary())
+        items, pairs, cold = found.items, found.pairs, found.cold_start
+        active_users, cold_users = found.active_users, found.cold_start_users
+        progress(f"scoring candidates of {active_users:,} users")
+        scoring = score_files(
+            ranker,
+            scratch.path("users"),
+            scratch.path("items"),
+            scratch.path("pairs"),
+            scratch.folder("scores"),
+        )
+        progress(f"scored {scoring.pairs:,} pairs at {scoring.pairs_per_second:,.0f}/s")
+        scores = spark.read.parquet(str(scratch.folder("scores")))
+        scored = scratch.materialize(
+            scores.join(pairs.select("user_id", "item_id", "reason"), ["user_id", "item_id"]).join(
+                items.select("item_id", "category_id"), "item_id"
+            ),
+            "scored",
+        )
+        ranked = top_k(scored, config.k, config.category_cap).select(
+            "user_id", "rank", "item_id", "score", F.lit(version).alias("model_version"), "reason"
+        )
+        staged = scratch.materialize(
+            ranked.unionByName(cold_start_rows(cold, config.k)).select(
+                "*", F.lit(started).alias("generated_at"), F.lit(day).alias("run_date")
+            ),
+            "staged",
+        )
+        report = validation.validate(
+            spark,
+            settings,
+            catalog.RECO_USER_RECOMMENDATIONS.name,
+            day,
+            rows=staged,
+            params={
+                "k": config.k,
+                "expected_users": active_users + cold_users,
+                "exclude_bought": config.candidates.exclude_bought,
+            },
+        )
+        if report.blocking_failed:
+            failures = "; ".join(r.describe() for r in report.blocking_failures)
+            raise PublishError(f"nothing published for run_date {day}: {failures}")
+        progress("validated; publishing")
+        engine.replace_partition(staged, catalog.RECO_USER_RECOMMENDATIONS, settings, {"run_date": day})
+        _refresh_latest(spark, settings)
+        audiences = scratch.materialize(
+            item_audiences(scored, config.audience_size).select(
+                "*",
+                F.lit(version).alias("model_version"),
+                F.lit(started).alias("generated_at"),
+                F.lit(day).alias("run_date"),
+            ),
+            "audiences",
+        )
+        engine.replace_partition(audiences, catalog.RECO_ITEM_AUDIENCES, settings, {"run_date": day})
+        rows, audience_rows = staged.count(), audiences.count()
+    return RecommendStats(
+        run_date=day,
+        model_version=version,
+        users=active_users + cold_users,
+        cold_start_users=cold_users,
+        candidates=scoring.pairs,
+        rows=rows,
+        audience_rows=audience_rows,
+        scoring_seconds=scoring.seconds,
+        seconds=(datetime.now(UTC) - started).total_seconds(),
+    )
+
+
+def _refresh_latest(spark: SparkSession, settings: Settings) -> None:
+    """Replace reco.latest (one commit) with the newest run_date of reco.user_recommendations."""
+    published = engine.read(spark, catalog.RECO_USER_RECOMMENDATIONS, settings)
+    newest = published.agg(F.max("run_date")).first()[0]
+    engine.overwrite(published.where(F.col("run_date") == F.lit(newest)), catalog.RECO_LATEST, settings)
