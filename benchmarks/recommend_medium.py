@@ -76,7 +76,10 @@ def main() -> None:
     last = date.fromisoformat(args.start) + timedelta(days=args.days - 1)
     run_date = last - timedelta(days=1)
     if args.phase:
-        run = {"recommend": lambda: _recommend(args.home, run_date), "evaluate": lambda: _evaluate(args.home, run_date)}
+        run = {
+            "recommend": lambda: _recommend(args.home, run_date),
+            "evaluate": lambda: _evaluate(args.home, run_date),
+        }
         print(json.dumps(run[args.phase]()))
         return
     report = {
