@@ -45,6 +45,7 @@ purchase 6): one number that orders the popular lists and gives the cold-start s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import date, timedelta
 
@@ -266,6 +267,12 @@ def partners(cooccurrence: DataFrame, listed: DataFrame, n: int) -> DataFrame:
     )
 
 
+CO_VIEWED_ANCHORS = 5  # the user's most recent items used as anchors
+CO_VIEWED_PARTNERS = (
+    10  # partners per anchor; 10 recent anchors x 30 partners ran out of 24 GB at medium scale
+)
+
+
 def co_viewed(ranks: DataFrame, cooccurrence: DataFrame, listed: DataFrame, n: int) -> DataFrame:
     """Source ``co_viewed``: the n catalogue items co-occurring best with each user's recent items.
 
@@ -279,12 +286,15 @@ def co_viewed(ranks: DataFrame, cooccurrence: DataFrame, listed: DataFrame, n: i
         Source rows (user_id, item_id, source, reason, source_score); the reason names the recent
         item with the best score (ties: the more recent, then the smaller id).
     """
-    recent = ranks.select("user_id", F.col("item_id").alias("_anchor"), "position")
+    # bounded fan-out: users x CO_VIEWED_ANCHORS x CO_VIEWED_PARTNERS rows before the per-user top n
+    recent = ranks.where(F.col("position") <= CO_VIEWED_ANCHORS).select(
+        "user_id", F.col("item_id").alias("_anchor"), "position"
+    )
     # max of a struct compares field by field: best score, then lowest position, then lowest anchor
     best = F.max(F.struct(F.col("score"), (-F.col("position")).alias("_p"), (-F.col("_anchor")).alias("_a")))
     by_user = Window.partitionBy("user_id").orderBy(F.desc("score"), "item_id")
     found = (
-        recent.join(partners(cooccurrence, listed, n), "_anchor")
+        recent.join(partners(cooccurrence, listed, min(n, CO_VIEWED_PARTNERS)), "_anchor")
         .groupBy("user_id", "item_id")
         .agg(best.alias("_best"))
         .select(
@@ -434,8 +444,12 @@ def sources(
     pooled: DataFrame,
     listed: DataFrame,
     config: CandidateConfig,
+    materialize: Callable[[DataFrame, str], DataFrame] | None = None,
 ) -> DataFrame:
     """Source rows of every source for the active users (before the merge); sources with limit 0 are skipped.
+
+    `materialize` (e.g. `Scratch.materialize`) computes each source on its own: one plan holding every
+    source's joins and windows at once ran out of 24 GB at the medium scale.
 
     Args:
         ranks: `training.recent_item_ranks` rows for D.
@@ -445,6 +459,7 @@ def sources(
         pooled: Output of `pool`.
         listed: Output of `catalogue` for D.
         config: Per-source limits.
+        materialize: Computes a frame once and returns it read back; None keeps it lazy.
     """
     categories = top_categories(user_daily, user_category)
     found: list[DataFrame] = []
@@ -461,6 +476,8 @@ def sources(
         found.append(popular(user_daily, pooled, config.popular))
     if not found:
         raise ValueError("CandidateConfig: every source has limit 0, so no user would get a candidate")
+    if materialize is not None:
+        found = [materialize(frame, f"source_{k}") for k, frame in enumerate(found)]
     union = found[0]
     for frame in found[1:]:
         union = union.unionByName(frame)
@@ -594,6 +611,7 @@ def build(
         pooled=pooled,
         listed=listed,
         config=config,
+        materialize=scratch.materialize,
     )
     merged = scratch.materialize(merge(found, excluded, config.max_candidates), "merged")
     users = scratch.materialize(user_rows(user_daily, ranks, day), "users")
