@@ -34,6 +34,7 @@ SUITE_TABLES = (
     "features.user_category",
     "features.item_cooccurrence",
     "training.examples",
+    "reco.user_recommendations",
 )
 KINDS = ("views", "clicks", "carts", "favs", "purchases")
 
