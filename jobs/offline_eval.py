@@ -263,11 +263,15 @@ def published_model_version(versions: list[str]) -> str | None:
     return COLD_START_VERSION if COLD_START_VERSION in versions else None
 
 
+class NothingPublishedError(ValueError):
+    """The run_date to evaluate has no published recommendations."""
+
+
 def check_recommendations(recommendations: DataFrame, day: date) -> str | None:
     """Fail unless run_date D has recommendations; returns their `published_model_version`."""
     versions = [row[0] for row in recommendations.select("model_version").distinct().collect()]
     if not versions:
-        raise ValueError(
+        raise NothingPublishedError(
             f"no {catalog.RECO_USER_RECOMMENDATIONS.name} rows for run_date {day}: "
             f"run `shoprec recommend --date {day}` first"
         )

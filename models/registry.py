@@ -22,9 +22,10 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from models.score import Ranker
+from shoprec import catalog
 from shoprec.config import Settings
 
-MODEL_NAME = "shoprec_ranker"
+MODEL_NAME = catalog.RANKER_MODEL
 EXPERIMENT = "shoprec-ranker"
 CHAMPION = "champion"
 MODEL_ARTIFACTS = "model"

@@ -682,6 +682,9 @@ TABLES: dict[str, Table] = {
     )
 }
 
+RANKER_MODEL = "shoprec_ranker"
+"""The registered model (MLflow) that ranks recommendations; its `champion` alias serves."""
+
 
 def get(name: str) -> Table:
     """Look a table up by `schema.table`; unknown names fail with the list of known ones."""

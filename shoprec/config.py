@@ -34,6 +34,11 @@ class Settings(BaseSettings):
     )
     lake_host: str = Field("127.0.0.1", description="Interface `shoprec lake serve` binds to.")
     lake_port: int = Field(50051, ge=0, le=65535, description="Port of `shoprec lake serve` (0 = any free).")
+    airflow_host: str = Field("127.0.0.1", description="Interface the local Airflow's api-server binds to.")
+    airflow_port: int = Field(
+        8080, ge=1, le=65535, description="Port of the local Airflow's api-server and UI."
+    )
+    airflow_parallelism: int = Field(2, ge=1, le=64, description="Tasks the local Airflow runs at once.")
     landing_dir: Path | None = Field(None, description="Landing files; default <home>/landing.")
     lake_dir: Path | None = Field(None, description="Delta tables; default <home>/lake.")
 
@@ -67,6 +72,11 @@ class Settings(BaseSettings):
     def lake(self) -> Path:
         """Root of the Delta tables (`<lake>/<schema>/<table>`)."""
         return (self.lake_dir or self.home / "lake").resolve()
+
+    @cached_property
+    def airflow_home(self) -> Path:
+        """AIRFLOW_HOME of the local Airflow (`shoprec airflow up`): config, SQLite DB, logs."""
+        return (self.home / "airflow").resolve()
 
     @cached_property
     def demo_truth(self) -> Path:

@@ -10,7 +10,19 @@ import sys
 
 import typer
 
-from shoprec.cli import demo, evaluate, examples, features, ingest, lake, models, recommend, sql, validate
+from shoprec.cli import (
+    airflow,
+    demo,
+    evaluate,
+    examples,
+    features,
+    ingest,
+    lake,
+    models,
+    recommend,
+    sql,
+    validate,
+)
 from shoprec.cli.common import UserFacingError
 
 app = typer.Typer(
@@ -32,6 +44,7 @@ app.command("validate")(validate.validate)
 app.command("sql")(sql.sql)
 app.add_typer(lake.app, name="lake")
 app.add_typer(models.app, name="models")
+app.add_typer(airflow.app, name="airflow")
 
 
 def main() -> None:

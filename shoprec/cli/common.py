@@ -12,6 +12,9 @@ from pydantic import ValidationError
 
 from shoprec.config import Settings
 
+SKIPPED_EXIT_CODE = 99
+"""Exit code of a command that had nothing to do (Airflow marks the task skipped)."""
+
 
 class UserFacingError(Exception):
     """A failure to report as one line, without a traceback."""

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from shoprec import spark as engine
-from shoprec.cli.common import echo_progress, parse_date, reported, settings
+from shoprec.cli.common import SKIPPED_EXIT_CODE, echo_progress, parse_date, reported, settings
 
 RunDateOption = Annotated[
     str,
@@ -20,9 +20,17 @@ RunDateOption = Annotated[
     ),
 ]
 KOption = Annotated[int, typer.Option("--k", min=1, help="Cut-off K of Recall/NDCG/MAP/HitRate@K.")]
+SkipMissingOption = Annotated[
+    bool,
+    typer.Option(
+        "--skip-missing",
+        help=f"When D has no published recommendations, say so and exit {SKIPPED_EXIT_CODE} (skipped) "
+        "instead of failing.",
+    ),
+]
 
 
-def evaluate(day: RunDateOption, k: KOption = 20) -> None:
+def evaluate(day: RunDateOption, k: KOption = 20, skip_missing: SkipMissingOption = False) -> None:
     """Score run_date D's recommendations and baselines on D + 1's carts and purchases; record and plot."""
     from jobs import offline_eval as job
 
@@ -30,7 +38,13 @@ def evaluate(day: RunDateOption, k: KOption = 20) -> None:
     cfg = settings()
     echo_progress(f"evaluating the recommendations of run_date {run_date} at k={k}")
     with reported(ValueError), engine.session(cfg, "shoprec-evaluate") as spark:
-        stats = job.run(spark, cfg, run_date, k=k)
+        try:
+            stats = job.run(spark, cfg, run_date, k=k)
+        except job.NothingPublishedError as exc:
+            if not skip_missing:
+                raise
+            typer.echo(f"skipped: {exc}", err=True)
+            raise typer.Exit(SKIPPED_EXIT_CODE) from None
         history = job.metrics_history(spark, cfg, k)
     path = job.metrics_plot(history, job.report_path(cfg), k)
     typer.echo(stats.table())

@@ -1,0 +1,1 @@
+"""Airflow integration: the operator every DAG task uses, the lake's Assets, the local Airflow stack."""
