@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import date
 from pathlib import Path
 
@@ -46,7 +47,7 @@ def test_no_cycles_and_the_pipeline_order(dag) -> None:
         "train",
         "recommend",
     ]
-    for upstream, downstream in zip(order, order[1:], strict=False):
+    for upstream, downstream in itertools.pairwise(order):
         assert upstream in dag.get_task(downstream).upstream_task_ids
     assert dag.get_task("reuse_champion").upstream_task_ids == {"training_due"}
     assert dag.get_task("recommend").upstream_task_ids == {"train", "reuse_champion"}
@@ -138,14 +139,16 @@ def test_operator_surfaces_the_cli_reason_and_does_not_retry_it() -> None:
     from airflow.sdk.exceptions import AirflowFailException
 
     failing = ShoprecOperator(task_id="bad", arguments=["validate", "--table", "no.such_table"])
-    with pytest.raises(AirflowFailException, match="shoprec validate failed: unknown table 'no.such_table'"):
+    with pytest.raises(
+        AirflowFailException, match=r"shoprec validate failed: unknown table 'no\.such_table'"
+    ):
         failing.execute({})
 
 
 def test_operator_runs_a_command_without_a_shell(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SHOPREC_HOME", str(tmp_path))
     listing = ShoprecOperator(task_id="tables", arguments=["lake", "tables", "; touch injected"])
-    with pytest.raises(Exception, match="exited with code 2|failed"):
+    with pytest.raises(Exception, match=r"exited with code 2"):
         listing.execute({})  # the extra argument is one literal word: a usage error, not a shell command
     assert not Path("injected").exists()
     ShoprecOperator(task_id="tables", arguments=["lake", "tables"]).execute({})
