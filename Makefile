@@ -12,13 +12,21 @@ TRAIN_DAYS ?= 6
 # recommendations are made for RUN_DATE (the day before the last) so the last day's events can judge them;
 # the model trains on label days RUN_DATE-TRAIN_DAYS..RUN_DATE-1 (features as of the day before each)
 RUN_DATE = $(shell $(PYTHON) -c "import datetime as d; print(d.date.fromisoformat('$(END)') - d.timedelta(days=1))")
-LABELS_FROM = $(shell $(PYTHON) -c "import datetime as d; print(d.date.fromisoformat('$(RUN_DATE)') - d.timedelta(days=$(TRAIN_DAYS)))")
-FEATURES_FROM = $(shell $(PYTHON) -c "import datetime as d; print(d.date.fromisoformat('$(RUN_DATE)') - d.timedelta(days=$(TRAIN_DAYS) + 1))")
-TRAIN_ARGS ?= --batch-size 256 --embedding-dim 16 --epochs 3
+# shoprec_daily params for the small demo shop (the DAG's defaults suit real traffic)
+TRAIN_PARAMS ?= "batch_size": 256, "embedding_dim": 16, "epochs": 3
 
-.PHONY: install run test test-fast lint bench clean
+# Debian's Chromium for the end-to-end UI test (Playwright drives it; no browser download at run time)
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: install browser run test test-fast lint bench clean
 
 install: $(STAMP)
+
+browser: $(CHROMIUM)
+
+$(CHROMIUM):
+	$(SUDO) apt-get install -y -qq chromium || ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium)
 
 # torch first: pip takes the local CPU wheel of 2.13.0 (a resolver left alone may pick a multi-GB CUDA build).
 # torchrec with --no-deps: its metadata asks for the CUDA fbgemm-gpu; fbgemm-gpu-cpu is in the project deps.
@@ -32,23 +40,18 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 	$(PY) -m compileall -q -j 0 $(VENV)/lib > /dev/null || true
 	touch $(STAMP)
 
+# The whole pipeline runs as the real `shoprec_daily` DAG (`airflow dags test`, no scheduler needed):
+# day RUN_DATE rebuilds the lake from START and trains; day END reuses the champion (weekly cadence),
+# recommends, and evaluates RUN_DATE's recommendations on END's carts and purchases.
 run: install
 	$(VENV)/bin/shoprec demo-data --scale $(SCALE) --start $(START) --days $(DAYS)
-	$(VENV)/bin/shoprec ingest --start $(START) --end $(END)
-	$(VENV)/bin/shoprec clean --start $(START) --end $(END)
-	$(VENV)/bin/shoprec features --start $(FEATURES_FROM) --end $(RUN_DATE)
-	for table in raw.events clean.events features.user_daily features.item_daily features.user_category features.item_cooccurrence; do \
-		$(VENV)/bin/shoprec validate --table $$table --date $(RUN_DATE) || exit 1; done
-	$(VENV)/bin/shoprec validate --table clean.items
-	$(VENV)/bin/shoprec examples --start $(LABELS_FROM) --end $(RUN_DATE)
-	$(VENV)/bin/shoprec validate --table training.examples --date $(RUN_DATE)
-	$(VENV)/bin/shoprec train --date $(RUN_DATE) --days $(TRAIN_DAYS) $(TRAIN_ARGS)
+	$(VENV)/bin/shoprec airflow run --date $(RUN_DATE) --conf '{"rebuild_from": "$(START)", "train_days": $(TRAIN_DAYS), $(TRAIN_PARAMS)}'
+	$(VENV)/bin/shoprec airflow run --date $(END) --conf '{"train_days": $(TRAIN_DAYS), $(TRAIN_PARAMS)}'
 	$(VENV)/bin/shoprec models list
-	$(VENV)/bin/shoprec recommend --date $(RUN_DATE)
-	$(VENV)/bin/shoprec evaluate --date $(RUN_DATE)
-	$(VENV)/bin/shoprec sql "SELECT user_id, rank, item_id, round(score, 3) AS score, reason FROM reco.latest WHERE user_id IN (SELECT min(user_id) FROM reco.latest UNION ALL SELECT max(user_id) FROM reco.latest WHERE reason NOT LIKE 'cold_start%') AND rank <= 5 ORDER BY user_id, rank"
+	$(VENV)/bin/shoprec sql "SELECT method, users, round(recall, 3) AS recall_at_20, round(ndcg, 3) AS ndcg_at_20, round(coverage, 3) AS coverage FROM ops.eval_metrics WHERE run_date = DATE '$(RUN_DATE)' AND k = 20 ORDER BY ndcg DESC"
+	$(VENV)/bin/shoprec sql "SELECT run_date, user_id, rank, item_id, round(score, 3) AS score, reason FROM reco.latest WHERE user_id IN (SELECT min(user_id) FROM reco.latest UNION ALL SELECT max(user_id) FROM reco.latest WHERE reason NOT LIKE 'cold_start%') AND rank <= 5 ORDER BY user_id, rank"
 
-test: install
+test: install $(CHROMIUM)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest
 

@@ -101,3 +101,14 @@ def write_landing(
     path = folder / name
     path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows))
     return path
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """List the artifacts tests left in test-artifacts/ (screenshots, measurements)."""
+    from tests.artifacts import REPORTED
+
+    if REPORTED:
+        terminalreporter.section("test artifacts")
+        for path in REPORTED:
+            suffix = f": {path.read_text().strip()}" if path.suffix == ".json" else ""
+            terminalreporter.write_line(f"{path}{suffix}")

@@ -32,6 +32,11 @@ COMMANDS = [
     ["lake", "serve"],
     ["lake", "tables"],
     ["lake", "ddl"],
+    ["airflow"],
+    ["airflow", "up"],
+    ["airflow", "down"],
+    ["airflow", "status"],
+    ["airflow", "run"],
 ]
 
 
