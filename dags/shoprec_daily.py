@@ -43,6 +43,9 @@ with DAG(
     dagrun_timeout=timedelta(hours=12),
     default_args={
         "owner": "shoprec",
+        # Each step waits for the same step of the day before, also in backfills (which run several
+        # days at once): features and training windows never miss a day, shared tables see one writer.
+        "depends_on_past": True,
         "retries": 2,  # crashes and kills only: explained failures (`error: …`) fail at once
         "retry_delay": timedelta(minutes=2),
         "retry_exponential_backoff": 2.0,

@@ -250,7 +250,7 @@ def test_corrupted_partition_fails_naming_expectation_and_column(
 ) -> None:
     day = CORRUPT_DAYS[name]
     with pytest.raises(UserFacingError) as caught:
-        validate_command(table="features.user_daily", day=day.isoformat())
+        validate_command(tables=["features.user_daily"], day=day.isoformat())
     message = str(caught.value)
     assert message.startswith(f"validation failed for features.user_daily {day}: ")
     assert "blocking expectation(s) failed: " in message
@@ -261,7 +261,7 @@ def test_corrupted_partition_fails_naming_expectation_and_column(
 
 @pytest.mark.usefixtures("lake", "cli_env")
 def test_row_count_far_from_previous_is_only_a_warning(capsys: pytest.CaptureFixture[str]) -> None:
-    validate_command(table="features.user_daily", day=SHRUNK_DAY.isoformat())
+    validate_command(tables=["features.user_daily"], day=SHRUNK_DAY.isoformat())
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith(
         "WARNING ExpectTableRowCountToBeBetween [row_count_vs_previous]: observed 3; "
@@ -275,15 +275,31 @@ def test_row_count_far_from_previous_is_only_a_warning(capsys: pytest.CaptureFix
 @pytest.mark.usefixtures("cli_env")
 def test_unknown_table_fails_clearly() -> None:
     with pytest.raises(UserFacingError, match=re.escape("unknown table 'features.nope'; known tables: ")):
-        validate_command(table="features.nope", day="2026-01-31")
+        validate_command(tables=["features.user_daily", "features.nope"], day="2026-01-31")
 
 
-@pytest.mark.usefixtures("lake", "cli_env")
-def test_unpartitioned_table_refuses_a_date() -> None:
-    with pytest.raises(
-        UserFacingError, match=re.escape("clean.items is not partitioned; validate it without a date")
-    ):
-        validate_command(table="clean.items", day="2026-01-31")
+def test_one_command_validates_several_tables_and_reports_every_failure(
+    spark: SparkSession,
+    settings: Settings,
+    sail_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    day = date(2026, 1, 2)
+    write_user_daily(spark, settings, day, [user_daily_row(u, day) for u in range(1, USERS + 1)])
+    items = catalog.get("clean.items")
+    current = [(i, 5, None, 9.5, day, day, day, None, True) for i in (1, 2)]
+    engine.overwrite(spark.createDataFrame(current * 2, engine.spark_schema(items)), items, settings)
+    monkeypatch.setenv("SHOPREC_HOME", str(settings.home))
+    monkeypatch.setenv("SHOPREC_SPARK_REMOTE", sail_url)
+    with pytest.raises(UserFacingError) as caught:
+        validate_command(tables=["features.user_daily", "clean.items"], day=day.isoformat())
+    out = capsys.readouterr().out
+    assert f"features.user_daily {day}: 43 expectations, 0 blocking failures" in out
+    # the unpartitioned table is validated whole: --date applies to the partitioned ones
+    assert "clean.items: " in out
+    assert str(caught.value).startswith("validation failed for clean.items: ")
+    assert "ExpectColumnValuesToBeUnique on item_id" in str(caught.value)  # every item is current twice
 
 
 def test_scd_table_needs_exactly_one_current_row_per_key(spark: SparkSession, settings: Settings) -> None:
