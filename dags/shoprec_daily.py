@@ -43,9 +43,10 @@ with DAG(
     dagrun_timeout=timedelta(hours=12),
     default_args={
         "owner": "shoprec",
-        # Each step waits for the same step of the day before, also in backfills (which run several
-        # days at once): features and training windows never miss a day, shared tables see one writer.
-        "depends_on_past": True,
+        # One day at a time per step, also in backfills (which may run several days at once): shared
+        # tables (clean.items, reco.latest, the registry) never see two writers. Not depends_on_past: with
+        # max_active_runs it deadlocks when a run is triggered for a day before an active run's day.
+        "max_active_tis_per_dag": 1,
         "retries": 2,  # crashes and kills only: explained failures (`error: …`) fail at once
         "retry_delay": timedelta(minutes=2),
         "retry_exponential_backoff": 2.0,
