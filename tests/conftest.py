@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -51,6 +52,12 @@ def feature_lake(
     build_features(session, settings, days=10, as_of=(FEATURES_AS_OF - timedelta(days=1), FEATURES_AS_OF))
     yield session, settings
     session.stop()
+
+
+def copy_lake(source: Settings, home: Path) -> Settings:
+    """Settings over a private copy of a lake (its Delta logs hold relative paths, so copies work)."""
+    shutil.copytree(source.home, home)
+    return Settings(home=home)
 
 
 @pytest.fixture

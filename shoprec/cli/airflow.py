@@ -77,8 +77,7 @@ def run(
         raise typer.BadParameter("give a JSON object", param_hint="--conf")
     stack = _stack()
     try:
-        stack.configure()
-        stack.airflow("db", "migrate", log_name="db-migrate")
+        stack.prepare()
         stack.airflow("dags", "test", dag_id, run_date.isoformat(), "--conf", json.dumps(params))
     except AirflowStackError as exc:
         raise UserFacingError(f"{dag_id} for {run_date} did not succeed: {exc}") from exc

@@ -74,7 +74,6 @@ class ShoprecOperator(BaseOperator):
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
-            env=os.environ.copy(),
             start_new_session=True,
         )
         reason = None

@@ -6,7 +6,6 @@ user 1) and a copy of the shared tiny shop (`shop`), used for train/serve consis
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
@@ -21,7 +20,7 @@ from jobs.candidates import CandidateConfig, Candidates
 from shoprec import catalog
 from shoprec import spark as engine
 from shoprec.config import Settings
-from tests.conftest import FEATURES_AS_OF
+from tests.conftest import FEATURES_AS_OF, copy_lake
 
 DAY = date(2026, 3, 9)  # run day D: features as of D, recommendations for D + 1
 EXAMPLE_KEYS = ("user_id", "item_id", "label", "label_event", "weight", "features_date", "label_date")
@@ -375,9 +374,7 @@ def shop(
     feature_lake: tuple[SparkSession, Settings], sail_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Lake]:
     """A private copy of the shared tiny shop (features as of FEATURES_AS_OF and the day before)."""
-    home = tmp_path_factory.mktemp("candidates_shop") / "home"
-    shutil.copytree(feature_lake[1].home, home)
-    settings = Settings(home=home)
+    settings = copy_lake(feature_lake[1], tmp_path_factory.mktemp("candidates_shop") / "home")
     spark = engine.connect(sail_url, settings, "shoprec-tests-candidates-shop")
     with engine.scratch(spark, settings) as scratch:
         yield Lake(spark, settings, scratch)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -33,7 +32,7 @@ from models.score import Ranker
 from shoprec import catalog
 from shoprec import spark as engine
 from shoprec.config import Settings
-from tests.conftest import FEATURES_AS_OF
+from tests.conftest import FEATURES_AS_OF, copy_lake
 
 SHOPREC = str(Path(sys.executable).with_name("shoprec"))
 REASON = re.compile(
@@ -72,9 +71,7 @@ def lake(
     feature_lake: tuple[SparkSession, Settings], sail_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Lake]:
     """A private copy of the tiny shop (features as of FEATURES_AS_OF and the day before) with a champion."""
-    home = tmp_path_factory.mktemp("recommend") / "home"
-    shutil.copytree(feature_lake[1].home, home)
-    settings = Settings(home=home)
+    settings = copy_lake(feature_lake[1], tmp_path_factory.mktemp("recommend") / "home")
     register_untrained_champion(settings)
     spark = engine.connect(sail_url, settings, "shoprec-tests-recommend")
     yield Lake(spark, settings)

@@ -7,7 +7,6 @@ and a copy of the shared tiny shop (`shop`, checked against the feature tables w
 from __future__ import annotations
 
 import math
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -25,7 +24,7 @@ from shoprec import spark as engine
 from shoprec.cli.common import UserFacingError
 from shoprec.cli.examples import examples as examples_command
 from shoprec.config import Settings
-from tests.conftest import FEATURES_AS_OF
+from tests.conftest import FEATURES_AS_OF, copy_lake
 
 EXAMPLES = catalog.TRAINING_EXAMPLES
 FEATURE_COLUMNS = [
@@ -235,19 +234,13 @@ def test_negative_slots_share_the_slots_by_popularity(spark: SparkSession) -> No
 FIRST, LAST = FEATURES_AS_OF, FEATURES_AS_OF + timedelta(days=1)  # label days over the shared features
 
 
-def copy_lake(source: Settings, sail_url: str, home: Path) -> tuple[SparkSession, Settings]:
-    """A private copy of a lake (Delta logs hold relative paths) with its own session."""
-    shutil.copytree(source.home, home)
-    settings = Settings(home=home)
-    return engine.connect(sail_url, settings, "shoprec-tests-training-shop"), settings
-
-
 @pytest.fixture(scope="module")
 def shop(
     feature_lake: tuple[SparkSession, Settings], sail_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Built]:
     """A copy of the shared tiny shop with examples for two label days (features as of the day before each)."""
-    spark, settings = copy_lake(feature_lake[1], sail_url, tmp_path_factory.mktemp("training_shop") / "home")
+    settings = copy_lake(feature_lake[1], tmp_path_factory.mktemp("training_shop") / "home")
+    spark = engine.connect(sail_url, settings, "shoprec-tests-training-shop")
     began = datetime.now()
     stats = training.run(spark, settings, FIRST, LAST)
     seconds = (datetime.now() - began).total_seconds()
@@ -292,7 +285,8 @@ def test_shop_features_are_those_of_the_day_before(shop: Built) -> None:
 def test_events_on_or_after_the_label_day_change_no_feature(
     shop: Built, sail_url: str, tmp_path: Path
 ) -> None:
-    spark, settings = copy_lake(shop.settings, sail_url, tmp_path / "home")
+    settings = copy_lake(shop.settings, tmp_path / "home")
+    spark = engine.connect(sail_url, settings, "shoprec-tests-training-shop")
     try:
         events = (
             spark.table("clean.events").where(f"event_date >= DATE'{LAST - timedelta(days=7)}'").toPandas()
