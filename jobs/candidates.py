@@ -55,7 +55,7 @@ from pyspark.sql import functions as F
 from jobs import training
 from jobs.clean import valid_on
 from jobs.features import AFFINITY_WEIGHTS, EVENT_KINDS
-from shoprec import catalog
+from shoprec import catalog, inputs
 from shoprec import spark as engine
 from shoprec.config import Settings
 
@@ -536,19 +536,13 @@ def pair_rows(
 
 
 def check_inputs(spark: SparkSession, settings: Settings, day: date) -> None:
-    """Fail with a ValueError naming the table and the day when an input partition of `day` is missing.
+    """Fail naming the table, the day and the command to run when an input partition of `day` is missing.
 
     Run day D needs features.user_daily and features.item_daily as of D and clean.events on D
     (user_category and item_cooccurrence may legitimately be empty for a day).
     """
-    if training.missing_days(spark, settings, catalog.CLEAN_EVENTS, [day]):
-        raise ValueError(f"no clean.events for run day {day}: run `shoprec clean --date {day}` first")
-    for table in (catalog.USER_DAILY, catalog.ITEM_DAILY):
-        if training.missing_days(spark, settings, table, [day]):
-            raise ValueError(
-                f"no {table.name} partition for as_of_date {day} (the features of run day {day}): "
-                f"run `shoprec features --date {day}` first"
-            )
+    for table in (catalog.CLEAN_EVENTS, catalog.USER_DAILY, catalog.ITEM_DAILY):
+        inputs.require_days(spark, settings, table, [day], f"(run day {day})")
 
 
 def build(

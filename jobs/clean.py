@@ -19,9 +19,10 @@ from datetime import date
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from shoprec import catalog
+from shoprec import catalog, inputs
 from shoprec import spark as engine
 from shoprec.config import Settings
+from shoprec.dates import days_between
 
 SESSION_GAP_SECONDS = 30 * 60
 
@@ -144,8 +145,13 @@ def clean_events(raw_events: DataFrame, items: DataFrame) -> DataFrame:
 
 
 def run(spark: SparkSession, settings: Settings, start: date, end: date | None = None) -> CleanStats:
-    """Rebuild clean.items and clean.users, then replace clean.events for start..end in one commit."""
+    """Rebuild clean.items and clean.users, then replace clean.events for start..end in one commit.
+
+    Raises:
+        MissingInputError: raw.events lacks a day of the range that the source did not declare empty.
+    """
     end = end or start
+    inputs.require_days(spark, settings, catalog.RAW_EVENTS, list(days_between(start, end)))
     raw_items = engine.read(spark, catalog.RAW_ITEMS, settings)
     item_attributes = ["category_id", "brand_id", "price", "listed_date"]
     with engine.scratch(spark, settings) as scratch:

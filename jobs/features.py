@@ -9,6 +9,13 @@ Backfills read the events once: events are first summed per key and day, then ea
 of N + 29 days of events instead of N scans of 30 days.
 
 Notation: `age` = as_of_date - event_date in days.
+
+Sparse logs (null rules): real logs often lack whole event types (no clicks, no favourites, only
+purchases) or prices. What a shop's 30-day window ending on D holds decides which features mean
+something on D (`window_contents`): a rate whose event types the window lacks is null (not a
+constant 0 that looks like signal); funnel rates use the stages the log has (the exposure stage
+is views, else clicks); money features are null when the window holds no prices. Counts of an
+absent type are 0 (nothing happened), and a denominator of 0 for one user gives 0 as before.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from jobs.clean import valid_on
-from shoprec import catalog
+from shoprec import catalog, inputs
 from shoprec import spark as engine
 from shoprec.catalog import WINDOWS
 from shoprec.config import Settings
@@ -73,11 +80,34 @@ def _windowed_sums() -> list[Column]:
     ]
 
 
-def _ratio(numerator: str, denominator: str) -> Column:
+def _ratio(numerator: Column, denominator: Column) -> Column:
     """Numerator / denominator in [0, 1]; 0 when the denominator is 0."""
-    return F.when(
-        F.col(denominator) > 0, F.least(F.lit(1.0), F.col(numerator) / F.col(denominator))
-    ).otherwise(0.0)
+    return F.when(denominator > 0, F.least(F.lit(1.0), numerator / denominator)).otherwise(0.0)
+
+
+def window_contents(events: DataFrame, start: date, end: date) -> DataFrame:
+    """Per as_of_date in [start, end], which event types and whether prices the shop's 30-day window holds.
+
+    Returns:
+        (as_of_date, has_views, has_clicks, has_carts, has_favs, has_purchases, has_prices) booleans.
+    """
+    daily = events.groupBy("event_date").agg(*_kind_counts(), F.count("price").alias("prices"))
+    kinds = [*EVENT_KINDS.values(), "prices"]
+    return (
+        spread(daily, start, end)
+        .groupBy("as_of_date")
+        .agg(*[(F.sum(name) > 0).alias(f"has_{name}") for name in kinds])
+    )
+
+
+def _exposure(window: str) -> Column:
+    """The top funnel stage the log has over `window` (e.g. "30d"): views, else clicks."""
+    return F.when(F.col("has_views"), F.col(f"views_{window}")).otherwise(F.col(f"clicks_{window}"))
+
+
+def _if(condition: Column, value: Column) -> Column:
+    """`value` where `condition` holds, else null (a feature whose inputs the log lacks)."""
+    return F.when(condition, value)
 
 
 def user_category(events: DataFrame, start: date, end: date) -> DataFrame:
@@ -109,13 +139,15 @@ def user_category(events: DataFrame, start: date, end: date) -> DataFrame:
     ).withColumn("category_rank", F.row_number().over(ranked))
 
 
-def user_daily(events: DataFrame, categories: DataFrame, start: date, end: date) -> DataFrame:
-    """features.user_daily from clean.events and the same range's features.user_category."""
+def user_daily(
+    events: DataFrame, categories: DataFrame, contents: DataFrame, start: date, end: date
+) -> DataFrame:
+    """features.user_daily from clean.events, the range's features.user_category and `window_contents`."""
+    bought = F.col("event_type") == "purchase"
     daily = events.groupBy("user_id", "event_date").agg(
         *_kind_counts(),
-        F.coalesce(F.sum(F.when(F.col("event_type") == "purchase", F.col("price"))), F.lit(0.0)).alias(
-            "spend"
-        ),
+        F.coalesce(F.sum(F.when(bought, F.col("price"))), F.lit(0.0)).alias("spend"),
+        F.count(F.when(bought, F.col("price"))).alias("priced_purchases"),
     )
     counts = (
         spread(daily, start, end)
@@ -126,6 +158,7 @@ def user_daily(events: DataFrame, categories: DataFrame, start: date, end: date)
             F.min("age").alias("days_since_last_event"),
             F.min(F.when(F.col("purchases") > 0, F.col("age"))).alias("days_since_last_purchase"),
             F.sum("spend").alias("spend_30d"),
+            F.sum("priced_purchases").alias("_priced_purchases"),
         )
     )
     touched = events.select("user_id", "event_date", "item_id", "category_id").distinct()
@@ -147,24 +180,36 @@ def user_daily(events: DataFrame, categories: DataFrame, start: date, end: date)
             ]
         )
     )
+    exposed = F.col("has_views") | F.col("has_clicks")
+    cart_base = F.when(F.col("has_clicks"), F.col("clicks_30d")).otherwise(F.col("views_30d"))
     return (
         counts.join(breadth, ["user_id", "as_of_date"], "left")
         .join(top, ["user_id", "as_of_date"], "left")
+        .join(contents, "as_of_date")
         .withColumns(
             {
-                "click_rate_30d": _ratio("clicks_30d", "views_30d"),
-                "cart_rate_30d": _ratio("carts_30d", "clicks_30d"),
-                "purchase_rate_30d": _ratio("purchases_30d", "views_30d"),
+                "click_rate_30d": _if(
+                    F.col("has_views") & F.col("has_clicks"), _ratio(F.col("clicks_30d"), F.col("views_30d"))
+                ),
+                "cart_rate_30d": _if(F.col("has_carts") & exposed, _ratio(F.col("carts_30d"), cart_base)),
+                "purchase_rate_30d": _if(
+                    F.col("has_purchases") & exposed, _ratio(F.col("purchases_30d"), _exposure("30d"))
+                ),
+                "spend_30d": _if(F.col("has_prices"), F.col("spend_30d")),
                 "avg_price_paid_30d": F.when(
-                    F.col("purchases_30d") > 0, F.col("spend_30d") / F.col("purchases_30d")
+                    F.col("_priced_purchases") > 0, F.col("spend_30d") / F.col("_priced_purchases")
                 ),
             }
         )
     )
 
 
-def item_daily(events: DataFrame, items: DataFrame, start: date, end: date) -> DataFrame:
-    """features.item_daily from clean.events and the item attribute history (as of each as_of_date)."""
+def item_daily(events: DataFrame, items: DataFrame, contents: DataFrame, start: date, end: date) -> DataFrame:
+    """features.item_daily from clean.events, the item attribute history (as of each as_of_date) and `window_contents`.
+
+    Rates are smoothed towards the catalogue-wide rate of the day with RATE_PRIOR_VIEWS pseudo-exposures;
+    the trend compares all interactions of 7 and 30 days, so it also means something in logs without views.
+    """
     daily = events.groupBy("item_id", "event_date").agg(
         *_kind_counts(),
         F.sum("price").alias("price_sum"),
@@ -175,7 +220,7 @@ def item_daily(events: DataFrame, items: DataFrame, start: date, end: date) -> D
         .groupBy("item_id", "as_of_date")
         .agg(
             *_windowed_sums(),
-            (F.sum("price_sum") / F.sum("price_n")).alias("event_price_30d"),
+            F.when(F.sum("price_n") > 0, F.sum("price_sum") / F.sum("price_n")).alias("event_price_30d"),
         )
     )
     visitors = events.select("item_id", "event_date", "user_id").distinct()
@@ -193,24 +238,34 @@ def item_daily(events: DataFrame, items: DataFrame, start: date, end: date) -> D
     )  # fmt: skip
     on_as_of = (F.col("item_id") == F.col("catalog_item_id")) & valid_on(F.col("as_of_date"))
     per_day = Window.partitionBy("as_of_date")
+    exposure = _exposure("30d")
     prior_click = F.sum("clicks_30d").over(per_day) / F.greatest(F.sum("views_30d").over(per_day), F.lit(1))
-    prior_buy = F.sum("purchases_30d").over(per_day) / F.greatest(F.sum("views_30d").over(per_day), F.lit(1))
+    prior_buy = F.sum("purchases_30d").over(per_day) / F.greatest(F.sum(exposure).over(per_day), F.lit(1))
+    interactions = {
+        w: sum((F.col(f"{name}_{w}d") for name in EVENT_KINDS.values()), F.lit(0)) for w in (7, 30)
+    }
     m = F.lit(RATE_PRIOR_VIEWS)
     return (
         counts.join(reach, ["item_id", "as_of_date"], "left")
         .join(catalog_items, on_as_of, "left")
+        .join(contents, "as_of_date")
         .withColumns(
             {"_prior_click": F.least(F.lit(1.0), prior_click), "_prior_buy": F.least(F.lit(1.0), prior_buy)}
         )
         .withColumns(
             {
-                "click_rate_30d": F.least(
-                    F.lit(1.0), (F.col("clicks_30d") + m * F.col("_prior_click")) / (F.col("views_30d") + m)
+                "click_rate_30d": _if(
+                    F.col("has_views") & F.col("has_clicks"),
+                    F.least(
+                        F.lit(1.0),
+                        (F.col("clicks_30d") + m * F.col("_prior_click")) / (F.col("views_30d") + m),
+                    ),
                 ),
-                "conversion_rate_30d": F.least(
-                    F.lit(1.0), (F.col("purchases_30d") + m * F.col("_prior_buy")) / (F.col("views_30d") + m)
+                "conversion_rate_30d": _if(
+                    F.col("has_purchases") & (F.col("has_views") | F.col("has_clicks")),
+                    F.least(F.lit(1.0), (F.col("purchases_30d") + m * F.col("_prior_buy")) / (exposure + m)),
                 ),
-                "trend_7d_vs_30d": (F.col("views_7d") / 7.0 + 1.0) / (F.col("views_30d") / 30.0 + 1.0),
+                "trend_7d_vs_30d": (interactions[7] / 7.0 + 1.0) / (interactions[30] / 30.0 + 1.0),
                 "price": F.coalesce(F.col("price"), F.col("event_price_30d")),
                 "days_since_listed": F.datediff(F.col("as_of_date"), F.col("listed_date")).cast("bigint"),
             }
@@ -294,8 +349,13 @@ def run(spark: SparkSession, settings: Settings, start: date, end: date | None =
 
     user_daily, item_daily and user_category replace the whole range in one commit each;
     item_cooccurrence replaces one as_of partition per commit (see `item_cooccurrence`).
+
+    Raises:
+        MissingInputError: clean.events lacks an as_of day of the range (one the source did not
+            declare empty); earlier days of the windows may be absent (the lake's first month).
     """
     end = end or start
+    inputs.require_days(spark, settings, catalog.CLEAN_EVENTS, list(days_between(start, end)))
     events = engine.read(spark, catalog.CLEAN_EVENTS, settings).where(
         F.col("event_date").between(F.lit(start - timedelta(days=HORIZON - 1)), F.lit(end))
     )
@@ -303,10 +363,11 @@ def run(spark: SparkSession, settings: Settings, start: date, end: date | None =
     with engine.scratch(spark, settings) as scratch:
         events = scratch.materialize(events, "events")  # read the window of events once for all tables
         categories = scratch.materialize(user_category(events, start, end), "user_category")
+        contents = scratch.materialize(window_contents(events, start, end), "window_contents")
         for table, frame in (
             (catalog.USER_CATEGORY, categories),
-            (catalog.USER_DAILY, user_daily(events, categories, start, end)),
-            (catalog.ITEM_DAILY, item_daily(events, items, start, end)),
+            (catalog.USER_DAILY, user_daily(events, categories, contents, start, end)),
+            (catalog.ITEM_DAILY, item_daily(events, items, contents, start, end)),
         ):
             engine.replace_range(frame, table, settings, start, end)
         pairs, sessions = (

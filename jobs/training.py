@@ -40,7 +40,7 @@ from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from jobs.clean import valid_on
-from shoprec import catalog
+from shoprec import catalog, inputs
 from shoprec import spark as engine
 from shoprec.catalog import Table
 from shoprec.config import Settings
@@ -364,13 +364,15 @@ def user_features(user_daily: DataFrame) -> DataFrame:
 def item_features(item_daily: DataFrame) -> DataFrame:
     """features.item_daily rows as the examples' i_* columns (plus the rate priors), keyed by features_date.
 
-    The priors are the catalogue-wide click and conversion rates of the day (clicks or purchases
-    over views of every item in item_daily), capped at 1: exactly the prior jobs/features.py mixes
-    into every item's smoothed rates, so an item without features gets the rate a zero-view item
-    would have had.
+    The priors are the catalogue-wide click and conversion rates of the day (clicks over views,
+    purchases over the exposure stage: views, else clicks), capped at 1: exactly the prior
+    jobs/features.py mixes into every item's smoothed rates, so an item without features gets the
+    rate a zero-view item would have had. A day whose items have no such rate (the log lacks the
+    event types) has a null prior.
     """
     per_day = Window.partitionBy("features_date")
-    views = F.greatest(F.sum("views_30d").over(per_day), F.lit(1))
+    views = F.sum("views_30d").over(per_day)
+    exposure = F.when(views > 0, views).otherwise(F.sum("clicks_30d").over(per_day))
     return (
         item_daily.select(
             "item_id",
@@ -390,8 +392,20 @@ def item_features(item_daily: DataFrame) -> DataFrame:
             "purchases_30d",
             "views_30d",
         )
-        .withColumn("_prior_click", F.least(F.lit(1.0), F.sum("clicks_30d").over(per_day) / views))
-        .withColumn("_prior_buy", F.least(F.lit(1.0), F.sum("purchases_30d").over(per_day) / views))
+        .withColumn(
+            "_prior_click",
+            F.when(
+                F.count("i_click_rate_30d").over(per_day) > 0,
+                F.least(F.lit(1.0), F.sum("clicks_30d").over(per_day) / F.greatest(views, F.lit(1))),
+            ),
+        )
+        .withColumn(
+            "_prior_buy",
+            F.when(
+                F.count("i_conversion_rate_30d").over(per_day) > 0,
+                F.least(F.lit(1.0), F.sum("purchases_30d").over(per_day) / F.greatest(exposure, F.lit(1))),
+            ),
+        )
         .drop("clicks_30d", "purchases_30d", "views_30d")
     )
 
@@ -472,8 +486,8 @@ def with_item_features(rows: DataFrame, *, item_daily: DataFrame, items: DataFra
                     F.lit(0), F.coalesce("_item_days_since_listed", listed_days, F.lit(0))
                 ),
                 **{name: F.coalesce(F.col(name), F.lit(0)) for name in counts},
-                "i_click_rate_30d": F.coalesce("i_click_rate_30d", "_prior_click"),
-                "i_conversion_rate_30d": F.coalesce("i_conversion_rate_30d", "_prior_buy"),
+                "i_click_rate_30d": F.coalesce("i_click_rate_30d", "_prior_click", F.lit(0.0)),
+                "i_conversion_rate_30d": F.coalesce("i_conversion_rate_30d", "_prior_buy", F.lit(0.0)),
                 "i_trend_7d_vs_30d": F.coalesce("i_trend_7d_vs_30d", F.lit(1.0)),
             }
         )
@@ -588,40 +602,21 @@ def write_order(seed: int) -> list[Column]:
     return [F.col("label_date"), key, F.col("user_id"), F.col("item_id")]
 
 
-def missing_days(spark: SparkSession, settings: Settings, table: Table, days: list[date]) -> list[date]:
-    """Which of `days` have no rows in the date-partitioned `table`."""
-    column = table.partition_by[0]
-    present = {
-        row[0]
-        for row in engine.read(spark, table, settings)
-        .where(engine.range_predicate(table, min(days), max(days)))
-        .select(column)
-        .distinct()
-        .collect()
-    }
-    return [day for day in days if day not in present]
-
-
 def check_inputs(spark: SparkSession, settings: Settings, label_days: list[date]) -> None:
-    """Fail with a ValueError naming the table and the day when an input partition is missing.
+    """Fail naming the table, the days and the command to run when an input partition is missing.
 
     Each label day L needs clean.events on L and features.user_daily / features.item_daily as of
     L - 1 (user_category and item_cooccurrence may legitimately be empty for a day).
     """
-    missing = missing_days(spark, settings, catalog.CLEAN_EVENTS, label_days)
-    if missing:
-        raise ValueError(
-            f"no clean.events for label day {missing[0]}: run `shoprec clean --date {missing[0]}` first"
-        )
-    features_days = [day - timedelta(days=1) for day in label_days]
+    inputs.require_days(spark, settings, catalog.CLEAN_EVENTS, label_days, "(label days)")
     for table in (catalog.USER_DAILY, catalog.ITEM_DAILY):
-        missing = missing_days(spark, settings, table, features_days)
-        if missing:
-            day = missing[0]
-            raise ValueError(
-                f"no {table.name} partition for as_of_date {day} (the features of label day "
-                f"{day + timedelta(days=1)}): run `shoprec features --date {day}` first"
-            )
+        inputs.require_days(
+            spark,
+            settings,
+            table,
+            inputs.shifted(label_days, -1),
+            "(the features of the day before each label day)",
+        )
 
 
 def run(

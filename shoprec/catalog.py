@@ -325,10 +325,29 @@ USER_DAILY = Table(
         _c(
             "days_since_last_purchase", "BIGINT", "Days since the last purchase within 30 days; null if none."
         ),
-        _c("click_rate_30d", "DOUBLE", "clicks_30d / views_30d (0 when no views), in [0, 1]."),
-        _c("cart_rate_30d", "DOUBLE", "carts_30d / clicks_30d (0 when no clicks), capped to [0, 1]."),
-        _c("purchase_rate_30d", "DOUBLE", "purchases_30d / views_30d (0 when no views), capped to [0, 1]."),
-        _c("spend_30d", "DOUBLE", "Sum of prices of purchases in 30 days."),
+        _c(
+            "click_rate_30d",
+            "DOUBLE",
+            "clicks_30d / views_30d (0 when the user has no views), in [0, 1]; null when the shop's "
+            "30-day window has no views or no clicks.",
+        ),
+        _c(
+            "cart_rate_30d",
+            "DOUBLE",
+            "carts_30d / clicks_30d (views_30d in logs without clicks; 0 when that is 0), capped to [0, 1]; "
+            "null when the shop's window has no carts or no views and clicks.",
+        ),
+        _c(
+            "purchase_rate_30d",
+            "DOUBLE",
+            "purchases_30d / views_30d (clicks_30d in logs without views; 0 when that is 0), capped to "
+            "[0, 1]; null when the shop's window has no purchases or no views and clicks.",
+        ),
+        _c(
+            "spend_30d",
+            "DOUBLE",
+            "Sum of known prices of purchases in 30 days; null when the shop's window has no prices.",
+        ),
         _c("avg_price_paid_30d", "DOUBLE", "spend_30d / purchases_30d; null without purchases."),
         *(
             _c(
@@ -357,13 +376,19 @@ ITEM_DAILY = Table(
         _c(
             "click_rate_30d",
             "DOUBLE",
-            "Smoothed click-through rate: (clicks + prior) / (views + prior weight).",
+            "Smoothed click-through rate: (clicks + prior) / (views + prior weight); null when the shop's "
+            "window has no views or no clicks.",
         ),
-        _c("conversion_rate_30d", "DOUBLE", "Smoothed purchases per view, same smoothing."),
+        _c(
+            "conversion_rate_30d",
+            "DOUBLE",
+            "Smoothed purchases per view (per click in logs without views), same smoothing; null when the "
+            "shop's window has no purchases or no views and clicks.",
+        ),
         _c(
             "trend_7d_vs_30d",
             "DOUBLE",
-            "Daily views in 7 days over daily views in 30 days (+1 smoothing); >1 rising.",
+            "Daily interactions (all event types) in 7 days over those in 30 days (+1 smoothing); >1 rising.",
         ),
         _c("price", "DOUBLE", "Catalog price as of as_of_date (else the last event price)."),
         _c("days_since_listed", "BIGINT", "as_of_date minus listed_date; null when unknown."),
