@@ -40,7 +40,28 @@ os.environ.setdefault("RUST_LOG", "error")
 
 
 class EngineError(RuntimeError):
-    """The Spark engine could not be started or reached."""
+    """The Spark engine could not be started or reached, or failed on a named table or step."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The first non-empty line of an exception's message (engine errors carry long server traces)."""
+    text = str(exc).strip()
+    return text.splitlines()[0].strip() if text else type(exc).__name__
+
+
+@contextmanager
+def naming(target: str) -> Iterator[None]:
+    """Re-raise an engine failure inside the block as an EngineError naming `target` (a table or step).
+
+    Spark evaluates lazily, so a failure (a division by zero, a bad cast) surfaces at the action that
+    writes a table; this is where the table is known: `features.item_daily: [DIVIDE_BY_ZERO] …`.
+    """
+    from pyspark.errors import PySparkException
+
+    try:
+        yield
+    except PySparkException as exc:
+        raise EngineError(f"{target}: {first_line(exc)}") from exc
 
 
 def start_sail(host: str = "127.0.0.1", port: int = 0) -> SparkConnectServer:
@@ -157,13 +178,14 @@ def replace_partition(
     df: DataFrame, table: Table, settings: Settings, values: Mapping[str, date | str]
 ) -> None:
     """Atomically replace one partition of `table` with `df` (a single Delta commit; readers see old or new)."""
-    (
-        conform(df, table)
-        .write.format("delta")
-        .mode("overwrite")
-        .option("replaceWhere", partition_predicate(table, values))
-        .save(str(table.location(settings.lake)))
-    )
+    with naming(table.name):
+        (
+            conform(df, table)
+            .write.format("delta")
+            .mode("overwrite")
+            .option("replaceWhere", partition_predicate(table, values))
+            .save(str(table.location(settings.lake)))
+        )
 
 
 def range_predicate(table: Table, start: date, end: date) -> str:
@@ -176,13 +198,14 @@ def range_predicate(table: Table, start: date, end: date) -> str:
 
 def replace_range(df: DataFrame, table: Table, settings: Settings, start: date, end: date) -> None:
     """Atomically replace the partitions from start to end with `df` (one Delta commit for the whole range)."""
-    (
-        conform(df, table)
-        .write.format("delta")
-        .mode("overwrite")
-        .option("replaceWhere", range_predicate(table, start, end))
-        .save(str(table.location(settings.lake)))
-    )
+    with naming(table.name):
+        (
+            conform(df, table)
+            .write.format("delta")
+            .mode("overwrite")
+            .option("replaceWhere", range_predicate(table, start, end))
+            .save(str(table.location(settings.lake)))
+        )
 
 
 def rows_predicate(table: Table, values: Mapping[str, date | str | int]) -> str:
@@ -213,13 +236,14 @@ def replace_rows(
     `replaceWhere` with a data predicate rewrites only the files holding matching rows. Every row
     of `df` must match `values`: delta-spark rejects other rows, Sail 0.7 writes them unchecked.
     """
-    (
-        conform(df, table)
-        .write.format("delta")
-        .mode("overwrite")
-        .option("replaceWhere", rows_predicate(table, values))
-        .save(str(table.location(settings.lake)))
-    )
+    with naming(table.name):
+        (
+            conform(df, table)
+            .write.format("delta")
+            .mode("overwrite")
+            .option("replaceWhere", rows_predicate(table, values))
+            .save(str(table.location(settings.lake)))
+        )
 
 
 def sort_for_write(df: DataFrame, *order: Column | str) -> DataFrame:
@@ -237,7 +261,8 @@ def sort_for_write(df: DataFrame, *order: Column | str) -> DataFrame:
 
 def overwrite(df: DataFrame, table: Table, settings: Settings) -> None:
     """Replace the whole content of an unpartitioned table in one Delta commit."""
-    conform(df, table).write.format("delta").mode("overwrite").save(str(table.location(settings.lake)))
+    with naming(table.name):
+        conform(df, table).write.format("delta").mode("overwrite").save(str(table.location(settings.lake)))
 
 
 def read(spark: SparkSession, table: Table, settings: Settings) -> DataFrame:
@@ -247,7 +272,8 @@ def read(spark: SparkSession, table: Table, settings: Settings) -> DataFrame:
 
 def append(df: DataFrame, table: Table, settings: Settings) -> None:
     """Append `df` to `table` in one Delta commit."""
-    conform(df, table).write.format("delta").mode("append").save(str(table.location(settings.lake)))
+    with naming(table.name):
+        conform(df, table).write.format("delta").mode("append").save(str(table.location(settings.lake)))
 
 
 def read_text_files(spark: SparkSession, files: Sequence[Path], root: Path) -> DataFrame:
@@ -322,7 +348,8 @@ class Scratch:
     def materialize(self, df: DataFrame, name: str) -> DataFrame:
         """Compute `df` once into Parquet and return a DataFrame reading it back."""
         path = str(self._root / name)
-        df.write.mode("overwrite").parquet(path)
+        with naming(f"step {name!r}"):
+            df.write.mode("overwrite").parquet(path)
         # With the schema given, an empty result (no Parquet files written) still reads back with its columns.
         return self._spark.read.schema(df.schema).parquet(path)
 

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 
-from shoprec import catalog
+from shoprec import catalog, inputs
 from shoprec import spark as engine
 from shoprec.catalog import Table
 from shoprec.config import Settings
@@ -289,10 +289,19 @@ class Context:
     """What a check may look at: the session, the table, the partition day and its rows."""
 
     spark: SparkSession
+    settings: Settings
     table: Table
     day: date | None
     df: DataFrame
     params: Mapping[str, Any] = field(default_factory=dict)
+
+    def declared_quiet(self) -> bool:
+        """Whether the partition is an event table's day that the source declared empty (`shoprec.inputs`)."""
+        return (
+            self.day is not None
+            and self.table.name in inputs.QUIET_DAY_TABLES
+            and self.day in inputs.quiet_days(self.spark, self.settings, [self.day])
+        )
 
 
 class Check:
@@ -530,8 +539,12 @@ def validate(
     table = catalog.get(table_name)
     df = _partition(spark, table, day) if rows is None else rows
     suite = load_suite(suite_path(table.name, suites_dir))
-    ctx = Context(spark, table, day, df, dict(params or {}))
-    resolved = [_resolve(ctx, entry) for entry in suite.entries]
+    ctx = Context(spark, settings, table, day, df, dict(params or {}))
+    if rows is None and ctx.declared_quiet():
+        note = f"skipped: the source declared no events on {day} (a quiet day; see shoprec.inputs)"
+        resolved = [Resolved(entry.name, None, note) for entry in suite.entries]
+    else:
+        resolved = [_resolve(ctx, entry) for entry in suite.entries]
     run_id = uuid.uuid4().hex
     with engine.active_session(spark):  # GE's query expectations run on the active session
         results, docs = _run_ge(settings, table, day, df, suite.entries, resolved, run_id)

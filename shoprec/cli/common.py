@@ -58,17 +58,35 @@ EndOption = Annotated[str | None, typer.Option(help="Last day of a range, includ
 
 @contextmanager
 def reported(*errors: type[BaseException]) -> Iterator[None]:
-    """Turn the given exception types (plus engine and catalog errors) into one-line user errors."""
+    """Turn the given exception types (plus engine and catalog errors) into one-line user errors.
+
+    Engine failures name the command they happened in (`shoprec features: features.item_daily:
+    division by zero`); the table is named by the engine module where the failing write or step is known.
+    """
     from pyspark.errors import PySparkException
 
     from shoprec.catalog import CatalogError
-    from shoprec.spark import EngineError
+    from shoprec.spark import EngineError, first_line
 
     try:
         yield
-    except (EngineError, CatalogError, PySparkException, *errors) as exc:
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UserFacingError(message) from exc
+    except (EngineError, PySparkException) as exc:
+        raise UserFacingError(f"{_command()}: {first_line(exc)}") from exc
+    except (CatalogError, *errors) as exc:
+        raise UserFacingError(first_line(exc)) from exc
+
+
+_running = ["shoprec"]
+
+
+def set_running(command: str) -> None:
+    """Remember which command this process runs (the root callback calls it), for error messages."""
+    _running[0] = f"shoprec {command}"
+
+
+def _command() -> str:
+    """The running command, e.g. `shoprec features`."""
+    return _running[0]
 
 
 def echo_progress(line: str) -> None:

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 import typer
 
 from shoprec import spark as engine
-from shoprec.cli.common import reported, settings
+from shoprec.cli.common import echo_progress, reported, settings
 
 
 def sql(
@@ -19,12 +19,23 @@ def sql(
         Literal["table", "csv", "json"],
         typer.Option("--format", help="table (aligned text), csv, or json (one object per line)."),
     ] = "table",
-    limit: Annotated[int, typer.Option(min=1, help="Print at most this many rows.")] = 1000,
+    limit: Annotated[
+        int,
+        typer.Option(
+            min=0, help="Print at most this many rows (0: no limit); a cut result says so on stderr."
+        ),
+    ] = 1000,
 ) -> None:
     """Run a query on the embedded engine (or SHOPREC_SPARK_REMOTE) with every table registered."""
     cfg = settings()
     with reported(), engine.session(cfg, "shoprec-sql") as spark:
-        frame = spark.sql(query).limit(limit).toPandas()
+        result = spark.sql(query)
+        frame = (result.limit(limit + 1) if limit else result).toPandas()
+    if limit and len(frame) > limit:
+        frame = frame.head(limit)
+        echo_progress(
+            f"note: result cut at {limit:,} rows; use --limit 0 for all of them (or a larger --limit)"
+        )
     if output == "csv":
         frame.to_csv(sys.stdout, index=False)
     elif output == "json":
