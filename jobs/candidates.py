@@ -15,8 +15,8 @@ order (1 = best; a pair found by several sources keeps the best one's reason):
    reason ``co_viewed:<anchor item_id>`` (the recent item giving it; ties: the more recent).
 2. ``top_category``: the most popular items of each of the user's top_category_1..3; reason
    ``top_category:<category_id>``.
-3. ``trending``: per top category, the items whose views rise most (trend_7d_vs_30d > 1) among
-   items with at least ``trending_min_views_7d`` views in 7 days; reason ``trending:<category_id>``.
+3. ``trending``: per top category, the items whose interactions rise most (trend_7d_vs_30d > 1) among
+   items with at least ``trending_min_events_7d`` interactions in 7 days; reason ``trending:<category_id>``.
 4. ``popular``: the most popular items of the catalogue; reason ``popular``.
 
 For the category sources, source_score = the user's affinity_share of the category times the
@@ -76,9 +76,9 @@ class CandidateConfig:
         popular: Most popular catalogue items, for every active user.
         max_candidates: Candidates kept per active user after the merge.
         exclude_bought: Drop items the user bought in the 30 days up to D.
-        trending_min_views_7d: Views in 7 days an item needs to count as trending; below it the
-            trend is noise (with the +1 smoothing, 3 views this week and none before already
-            give 1.3).
+        trending_min_events_7d: Interactions (any event type) in 7 days an item needs to count as
+            trending; below it the trend is noise (with the +1 smoothing, 3 events this week and
+            none before already give 1.3).
         cold_start_popular: Most popular items per cold-start user.
         cold_start_trending: Rising items per cold-start user, besides the popular ones.
     """
@@ -89,7 +89,7 @@ class CandidateConfig:
     popular: int = 20
     max_candidates: int = 60
     exclude_bought: bool = True
-    trending_min_views_7d: int = 10
+    trending_min_events_7d: int = 10
     cold_start_popular: int = 20
     cold_start_trending: int = 5
 
@@ -155,7 +155,7 @@ def pool(item_daily: DataFrame, listed: DataFrame) -> DataFrame:
         listed: Output of `catalogue` for D.
 
     Returns:
-        (item_id, category_id, views_7d, trend_7d_vs_30d, popularity, popularity_score), where
+        (item_id, category_id, events_7d, trend_7d_vs_30d, popularity, popularity_score), where
         popularity_score = popularity / the day's highest popularity, in [0, 1]: the item's
         popularity share divided by the top item's share (1 for the most popular item).
     """
@@ -166,7 +166,7 @@ def pool(item_daily: DataFrame, listed: DataFrame) -> DataFrame:
     scored = item_daily.join(listed.withColumnRenamed("category_id", "_catalog_category"), "item_id").select(
         "item_id",
         F.coalesce("category_id", "_catalog_category").alias("category_id"),
-        "views_7d",
+        sum((F.col(f"{name}_7d") for name in EVENT_KINDS.values()), F.lit(0)).alias("events_7d"),
         "trend_7d_vs_30d",
         popularity.alias("popularity"),
     )
@@ -179,9 +179,9 @@ def pool(item_daily: DataFrame, listed: DataFrame) -> DataFrame:
     )
 
 
-def _rising(pooled: DataFrame, min_views_7d: int) -> DataFrame:
-    """Pool items that count as trending: enough views in 7 days and more of them than in 30."""
-    return pooled.where((F.col("views_7d") >= min_views_7d) & (F.col("trend_7d_vs_30d") > 1.0))
+def _rising(pooled: DataFrame, min_events_7d: int) -> DataFrame:
+    """Pool items that count as trending: enough interactions in 7 days and more of them than in 30."""
+    return pooled.where((F.col("events_7d") >= min_events_7d) & (F.col("trend_7d_vs_30d") > 1.0))
 
 
 def _top_per_category(rows: DataFrame, value: str, n: int) -> DataFrame:
@@ -308,7 +308,7 @@ def co_viewed(ranks: DataFrame, cooccurrence: DataFrame, listed: DataFrame, n: i
 
 
 def category_source(
-    categories: DataFrame, pooled: DataFrame, source: str, n: int, min_views_7d: int
+    categories: DataFrame, pooled: DataFrame, source: str, n: int, min_events_7d: int
 ) -> DataFrame:
     """Source ``top_category`` (most popular) or ``trending`` (rising) items of each user's top categories.
 
@@ -317,7 +317,7 @@ def category_source(
         pooled: Output of `pool`.
         source: "top_category" or "trending".
         n: Items per category.
-        min_views_7d: Views in 7 days a trending item needs (ignored for top_category).
+        min_events_7d: Interactions in 7 days a trending item needs (ignored for top_category).
 
     Returns:
         Source rows; source_score = affinity_share x the item's strength in the category's list.
@@ -325,7 +325,7 @@ def category_source(
     if source == "top_category":
         lists = _top_per_category(pooled, "popularity", n)
     elif source == "trending":
-        lists = _top_per_category(_rising(pooled, min_views_7d), "trend_7d_vs_30d", n)
+        lists = _top_per_category(_rising(pooled, min_events_7d), "trend_7d_vs_30d", n)
     else:
         raise ValueError(f"category_source: unknown source {source!r} (top_category or trending)")
     found = categories.join(lists, "category_id")
@@ -407,7 +407,7 @@ def cold_start(
     Args:
         users: Output of `cold_start_users`.
         pooled: Output of `pool`.
-        config: cold_start_popular, cold_start_trending and trending_min_views_7d are used.
+        config: cold_start_popular, cold_start_trending and trending_min_events_7d are used.
         excluded: (user_id, item_id) pairs never to recommend, or None.
 
     Returns:
@@ -418,7 +418,7 @@ def cold_start(
         "item_id", "popularity_score", F.lit("popular").alias("source")
     )
     rising = _top_overall(
-        _rising(pooled, config.trending_min_views_7d).join(most_popular, "item_id", "left_anti"),
+        _rising(pooled, config.trending_min_events_7d).join(most_popular, "item_id", "left_anti"),
         "trend_7d_vs_30d",
         config.cold_start_trending,
     ).select("item_id", "popularity_score", F.lit("trending").alias("source"))
@@ -469,7 +469,7 @@ def sources(
         if getattr(config, source):
             found.append(
                 category_source(
-                    categories, pooled, source, getattr(config, source), config.trending_min_views_7d
+                    categories, pooled, source, getattr(config, source), config.trending_min_events_7d
                 )
             )
     if config.popular:

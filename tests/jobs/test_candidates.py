@@ -306,15 +306,19 @@ def test_events_after_the_day_change_nothing(
 
 def test_missing_input_fails_naming_table_and_day(hand: Lake) -> None:
     later = DAY + timedelta(days=2)
-    with pytest.raises(ValueError, match=rf"^no clean\.events for run day {later}: "):
-        hand.build(day=later)
     with pytest.raises(
-        ValueError, match=rf"^no features\.user_daily partition for as_of_date {DAY - timedelta(days=1)} "
+        ValueError, match=rf"^clean\.events has no rows for {later} .*: run shoprec clean --date {later}$"
+    ):
+        hand.build(day=later)
+    earlier = DAY - timedelta(days=1)
+    with pytest.raises(
+        ValueError,
+        match=rf"^features\.user_daily has no rows for {earlier} .*: run shoprec features --date {earlier}$",
     ):
         hand.build(day=DAY - timedelta(days=1))  # events exist on D - 1, features only as of D
 
 
-@pytest.mark.parametrize("field", ["co_viewed", "max_candidates", "trending_min_views_7d"])
+@pytest.mark.parametrize("field", ["co_viewed", "max_candidates", "trending_min_events_7d"])
 def test_config_rejects_negative_limits(field: str) -> None:
     with pytest.raises(ValueError, match=rf"^CandidateConfig\.{field} must be >= "):
         CandidateConfig(**{field: -1})

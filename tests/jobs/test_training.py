@@ -193,9 +193,15 @@ def test_brand_new_user_and_items_get_the_documented_fills(hand: Built) -> None:
 
 
 def test_missing_input_fails_naming_table_and_day(hand: Built) -> None:
-    with pytest.raises(ValueError, match=r"no clean\.events for label day 2026-03-11"):
+    with pytest.raises(
+        ValueError,
+        match=r"^clean\.events has no rows for 2026-03-11 \(label days\): run shoprec clean --date 2026-03-11$",
+    ):
         training.run(hand.spark, hand.settings, LABEL + timedelta(days=1))
-    with pytest.raises(ValueError, match=r"no features\.user_daily partition for as_of_date 2026-03-08"):
+    with pytest.raises(
+        ValueError,
+        match=r"^features\.user_daily has no rows for 2026-03-08 .*: run shoprec features --date 2026-03-08$",
+    ):
         training.run(
             hand.spark, hand.settings, AS_OF
         )  # clean.events exist on AS_OF, features the day before not
@@ -210,9 +216,7 @@ def test_examples_command_reports_one_line(
     assert capsys.readouterr().out == (
         "examples 2026-03-10..2026-03-10: 25 rows (5 positives, 20 negatives); per label day: 2026-03-10 25\n"
     )
-    with pytest.raises(
-        UserFacingError, match=r"^no features\.user_daily partition for as_of_date 2026-03-08 "
-    ):
+    with pytest.raises(UserFacingError, match=r"^features\.user_daily has no rows for 2026-03-08 "):
         examples_command(start=AS_OF.isoformat(), end=LABEL.isoformat())
 
 
