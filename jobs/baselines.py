@@ -1,0 +1,233 @@
+"""Strong baseline recommenders for offline evaluation, computed from the raw event history alone.
+
+They share no code with the production retrieval and ranking path (jobs/candidates.py,
+models/), so a bug there cannot flatter the comparison. Input: the clean events up to the run
+date D, as pandas (user_id, item_id, event_type, event_date[, session_id]). Output: per user a
+list (user_id, rank, item_id) of at most K items, best first.
+
+- ``popularity``: the items with the most distinct users interacting in the 30 days up to D
+  (ties: more weighted events, then the smaller item_id).
+- ``recent_popularity``: the same over the 7 days up to D.
+- ``item_knn``: SAR-style item-to-item collaborative filtering over each user's whole history up
+  to D. A user's affinity to an item is sum(weight(event type) * 0.5 ** (age / 30 days)) with
+  the event-type weights of `EVENT_WEIGHTS`; two items' similarity is the Jaccard index of the sets
+  of users who interacted with them (users with both / users with either); each item keeps its
+  `KNN_NEIGHBOURS` most similar items; a user's score for an item is sum over the user's items i
+  of affinity(i) * similarity(i, item). Items the user interacted with are removed.
+- ``cooccurrence``: items sharing sessions with the user's items of the last 7 days (sessions of
+  the 30 days up to D; score = shared sessions / sqrt(sessions of each item), best anchor wins).
+- ``buy_again``: the user's own past purchases, most often bought first (ties: the more recent);
+  computed only for shops where repeat purchases are normal.
+
+Exclusions follow the shop's setting on repeat purchases, as the published lists do: unless repeat
+purchases are allowed, no method lists an item the user bought in the `BOUGHT_DAYS` up to D.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+from jobs.features import AFFINITY_WEIGHTS as EVENT_WEIGHTS
+
+BOUGHT_DAYS = 30
+POPULARITY_DAYS = 30
+RECENT_POPULARITY_DAYS = 7
+COOCCURRENCE_DAYS = 30
+ANCHOR_DAYS = 7
+AFFINITY_HALF_LIFE_DAYS = 30.0
+KNN_NEIGHBOURS = 50
+LIST_COLUMNS = ["user_id", "rank", "item_id"]
+
+
+def _since(events: pd.DataFrame, day: date, days: int) -> pd.DataFrame:
+    """Events of the `days` days up to `day` (included)."""
+    return events[events["event_date"] > day - timedelta(days=days)]
+
+
+def _weights(events: pd.DataFrame) -> np.ndarray:
+    return events["event_type"].map(EVENT_WEIGHTS).fillna(1.0).to_numpy(dtype=float)
+
+
+def top_lists(scores: pd.DataFrame, k: int, exclude: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The K best items per user from (user_id, item_id, score), ties by item_id; `exclude` pairs left out."""
+    if exclude is not None and not exclude.empty:
+        keys = exclude[["user_id", "item_id"]].drop_duplicates().assign(_drop=True)
+        scores = scores.merge(keys, on=["user_id", "item_id"], how="left")
+        scores = scores[scores["_drop"].isna()].drop(columns="_drop")
+    ranked = scores.sort_values(["user_id", "score", "item_id"], ascending=[True, False, True], kind="stable")
+    ranked = ranked.drop_duplicates(["user_id", "item_id"])
+    ranked = ranked.assign(rank=ranked.groupby("user_id").cumcount() + 1)
+    return ranked[ranked["rank"] <= k][LIST_COLUMNS].reset_index(drop=True)
+
+
+def popularity_ranking(events: pd.DataFrame, day: date, days: int) -> np.ndarray:
+    """Item ids by distinct users in the `days` days up to D, then weighted events, then item_id."""
+    window = _since(events, day, days)
+    stats = (
+        window.assign(_w=_weights(window))
+        .groupby("item_id")
+        .agg(users=("user_id", "nunique"), weight=("_w", "sum"))
+        .reset_index()
+    )
+    ordered = stats.sort_values(["users", "weight", "item_id"], ascending=[False, False, True])
+    return ordered["item_id"].to_numpy()
+
+
+def ranking_lists(
+    ranking: np.ndarray, users: np.ndarray, k: int, exclude: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Every user's first K items of one global `ranking`, without their excluded items."""
+    per_user = exclude.groupby("user_id").size() if exclude is not None and not exclude.empty else None
+    extra = int(per_user.max()) if per_user is not None else 0
+    head = ranking[: k + extra]
+    grid = pd.DataFrame(
+        {
+            "user_id": np.repeat(users, len(head)),
+            "item_id": np.tile(head, len(users)),
+            "score": np.tile(-np.arange(len(head), dtype=float), len(users)),
+        }
+    )
+    return top_lists(grid, k, exclude)
+
+
+def affinities(events: pd.DataFrame, day: date) -> pd.DataFrame:
+    """(user_id, item_id, affinity): sum of event weights decayed with a 30-day half-life, up to D."""
+    age = (pd.Timestamp(day) - pd.to_datetime(events["event_date"])).dt.days.to_numpy(dtype=float)
+    decayed = _weights(events) * np.power(0.5, age / AFFINITY_HALF_LIFE_DAYS)
+    frame = events[["user_id", "item_id"]].assign(affinity=decayed)
+    return frame.groupby(["user_id", "item_id"], as_index=False)["affinity"].sum()
+
+
+def jaccard_neighbours(pairs: pd.DataFrame, neighbours: int = KNN_NEIGHBOURS) -> sparse.csr_matrix:
+    """Item-item Jaccard similarity of (user_id, item_idx) interaction pairs, each row trimmed to its top items.
+
+    Returns:
+        A square CSR matrix over item indexes 0..max(item_idx) without its diagonal.
+    """
+    users = pd.factorize(pairs["user_id"])[0]
+    items = pairs["item_idx"].to_numpy()
+    size = int(items.max()) + 1 if len(items) else 0
+    binary = sparse.csr_matrix(
+        (np.ones(len(items), dtype=np.float32), (users, items)), shape=(users.max() + 1, size)
+    )
+    counts = (binary.T @ binary).tocoo()
+    per_item = np.asarray(binary.sum(axis=0)).ravel()
+    off_diagonal = counts.row != counts.col
+    rows, cols, both = counts.row[off_diagonal], counts.col[off_diagonal], counts.data[off_diagonal]
+    similarity = both / (per_item[rows] + per_item[cols] - both)
+    order = np.lexsort((cols, -similarity, rows))
+    rows, cols, similarity = rows[order], cols[order], similarity[order]
+    starts = np.searchsorted(rows, np.arange(size))
+    position = np.arange(len(rows)) - starts[rows]
+    keep = position < neighbours
+    return sparse.csr_matrix((similarity[keep], (rows[keep], cols[keep])), shape=(size, size))
+
+
+def item_knn_lists(
+    events: pd.DataFrame, day: date, users: np.ndarray, k: int, exclude: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """The SAR-style item-kNN baseline for `users` (see the module docstring); seen items removed."""
+    affinity = affinities(events, day)
+    codes, item_ids = pd.factorize(affinity["item_id"], sort=True)
+    affinity = affinity.assign(item_idx=codes)
+    similarity = jaccard_neighbours(affinity[["user_id", "item_idx"]])
+    mine = affinity[affinity["user_id"].isin(users)]
+    user_codes, user_ids = pd.factorize(mine["user_id"])
+    profile = sparse.csr_matrix(
+        (mine["affinity"].to_numpy(), (user_codes, mine["item_idx"].to_numpy())),
+        shape=(len(user_ids), len(item_ids)),
+    )
+    scores = (profile @ similarity).tocoo()
+    frame = pd.DataFrame(
+        {"user_id": np.asarray(user_ids)[scores.row], "item_id": item_ids[scores.col], "score": scores.data}
+    )
+    seen = mine[["user_id", "item_id"]]
+    drop = seen if exclude is None else pd.concat([seen, exclude[["user_id", "item_id"]]])
+    return top_lists(frame, k, drop)
+
+
+def cooccurrence_lists(
+    events: pd.DataFrame, day: date, users: np.ndarray, k: int, exclude: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Session co-occurrence partners of each user's last-7-day items (see the module docstring)."""
+    window = _since(events, day, COOCCURRENCE_DAYS)
+    sessions = window[["session_id", "item_id"]].dropna().drop_duplicates()
+    session_codes = pd.factorize(sessions["session_id"])[0]
+    item_codes, item_ids = pd.factorize(sessions["item_id"], sort=True)
+    if len(item_ids) == 0:
+        return pd.DataFrame(columns=LIST_COLUMNS, dtype="int64")
+    binary = sparse.csr_matrix(
+        (np.ones(len(sessions), dtype=np.float32), (session_codes, item_codes)),
+        shape=(session_codes.max() + 1, len(item_ids)),
+    )
+    shared = (binary.T @ binary).tocsr()
+    per_item = np.asarray(binary.sum(axis=0)).ravel()
+    anchors = _since(events, day, ANCHOR_DAYS)
+    anchors = anchors[anchors["user_id"].isin(users)][["user_id", "item_id"]].drop_duplicates()
+    anchors = anchors.assign(item_idx=item_ids.get_indexer(anchors["item_id"]))
+    anchors = anchors[anchors["item_idx"] >= 0]
+    rows = shared[anchors["item_idx"].to_numpy()].tocoo()
+    anchor_idx = anchors["item_idx"].to_numpy()[rows.row]
+    keep = rows.col != anchor_idx
+    score = rows.data[keep] / np.sqrt(per_item[anchor_idx[keep]] * per_item[rows.col[keep]])
+    frame = pd.DataFrame(
+        {
+            "user_id": anchors["user_id"].to_numpy()[rows.row[keep]],
+            "item_id": item_ids[rows.col[keep]],
+            "score": score,
+        }
+    )
+    frame = frame.groupby(["user_id", "item_id"], as_index=False)["score"].max()
+    return top_lists(frame, k, exclude)
+
+
+def buy_again_lists(events: pd.DataFrame, users: np.ndarray, k: int) -> pd.DataFrame:
+    """Each user's past purchases, most often bought first, then the most recently bought."""
+    bought = events[(events["event_type"] == "purchase") & events["user_id"].isin(users)]
+    stats = bought.groupby(["user_id", "item_id"], as_index=False).agg(
+        times=("event_type", "size"), last=("event_date", "max")
+    )
+    recency = (pd.to_datetime(stats["last"]) - pd.Timestamp("1970-01-01")).dt.days
+    return top_lists(stats.assign(score=stats["times"] * 1e6 + recency)[["user_id", "item_id", "score"]], k)
+
+
+def bought_recently(events: pd.DataFrame, day: date, users: np.ndarray) -> pd.DataFrame:
+    """(user_id, item_id) the users bought in the BOUGHT_DAYS up to D."""
+    window = _since(events, day, BOUGHT_DAYS)
+    bought = window[(window["event_type"] == "purchase") & window["user_id"].isin(users)]
+    return bought[["user_id", "item_id"]].drop_duplicates().reset_index(drop=True)
+
+
+def baseline_lists(
+    events: pd.DataFrame, day: date, users: np.ndarray, k: int, *, repeat_purchases: bool
+) -> dict[str, pd.DataFrame]:
+    """Every baseline's lists for `users` from the events up to D (see the module docstring).
+
+    Args:
+        events: clean.events rows dated D or earlier: user_id, item_id, event_type, event_date, session_id.
+        day: D, the run date.
+        users: The users to list for.
+        k: List length.
+        repeat_purchases: Whether the shop recommends items a user bought before (then buy_again
+            is computed and nothing is excluded), or not (items bought in the BOUGHT_DAYS up to D
+            are left out of every list).
+
+    Returns:
+        Method name -> (user_id, rank, item_id).
+    """
+    exclude = None if repeat_purchases else bought_recently(events, day, users)
+    lists = {
+        "popularity": ranking_lists(popularity_ranking(events, day, POPULARITY_DAYS), users, k, exclude),
+        "recent_popularity": ranking_lists(
+            popularity_ranking(events, day, RECENT_POPULARITY_DAYS), users, k, exclude
+        ),
+        "item_knn": item_knn_lists(events, day, users, k, exclude),
+        "cooccurrence": cooccurrence_lists(events, day, users, k, exclude),
+    }
+    if repeat_purchases:
+        lists["buy_again"] = buy_again_lists(events, users, k)
+    return lists

@@ -1,0 +1,118 @@
+"""The evaluation baselines on hand-made logs with answers worked out by hand."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from jobs import baselines
+
+D = date(2026, 3, 31)
+
+
+def log(rows: list[tuple[int, int, str, int, str]]) -> pd.DataFrame:
+    """(user, item, event_type, days before D, session) rows as clean events."""
+    return pd.DataFrame(
+        [
+            {
+                "user_id": u,
+                "item_id": i,
+                "event_type": t,
+                "event_date": D - timedelta(days=age),
+                "session_id": s,
+            }
+            for u, i, t, age, s in rows
+        ]
+    )
+
+
+def listed(lists: pd.DataFrame, user: int) -> list[int]:
+    return lists[lists["user_id"] == user].sort_values("rank")["item_id"].tolist()
+
+
+def test_popularity_counts_distinct_users_in_the_window() -> None:
+    events = log(
+        [
+            (1, 10, "view", 0, "a"),
+            (1, 10, "view", 0, "a"),  # the same user twice counts once
+            (2, 11, "view", 1, "b"),
+            (3, 11, "view", 2, "c"),
+            (4, 12, "purchase", 20, "d"),  # outside 7 days, inside 30
+            (5, 12, "view", 20, "e"),
+            (6, 12, "view", 20, "f"),
+            (7, 13, "view", 40, "g"),  # outside both windows
+        ]
+    )
+    assert baselines.popularity_ranking(events, D, 30).tolist() == [12, 11, 10]
+    assert baselines.popularity_ranking(events, D, 7).tolist() == [11, 10]
+
+
+def test_item_knn_scores_jaccard_neighbours_of_the_history() -> None:
+    # users 1..3 build the similarities; user 4 has item 10 only
+    # sim(10, 11) = |{1, 2}| / |{1, 2} u {1, 2, 3}| = 2/3; sim(10, 12) = |{2}| / |{2, 3, 1}|... = 1/3
+    events = log(
+        [
+            (1, 10, "view", 1, "s"),
+            (1, 11, "view", 1, "s"),
+            (2, 10, "view", 1, "s"),
+            (2, 11, "view", 1, "s"),
+            (2, 12, "view", 1, "s"),
+            (3, 11, "view", 1, "s"),
+            (3, 12, "view", 1, "s"),
+            (4, 10, "view", 0, "t"),
+        ]
+    )
+    lists = baselines.item_knn_lists(events, D, np.array([4, 2]), k=5)
+    assert listed(lists, 4) == [11, 12]
+    assert listed(lists, 2) == []  # everything similar is already seen
+
+
+def test_item_knn_similarity_values() -> None:
+    pairs = pd.DataFrame({"user_id": [1, 1, 2, 2, 2, 3, 3], "item_idx": [0, 1, 0, 1, 2, 1, 2]})
+    similarity = baselines.jaccard_neighbours(pairs).toarray()
+    assert similarity[0, 1] == pytest.approx(2 / 3)
+    assert similarity[0, 2] == pytest.approx(1 / 3)
+    assert similarity[1, 2] == pytest.approx(2 / 3)
+    assert np.diag(similarity).tolist() == [0, 0, 0]
+
+
+def test_cooccurrence_uses_shared_sessions_of_recent_items() -> None:
+    events = log(
+        [
+            (1, 10, "view", 3, "s1"),
+            (1, 11, "view", 3, "s1"),
+            (2, 10, "view", 5, "s2"),
+            (2, 12, "view", 5, "s2"),
+            (3, 10, "view", 6, "s3"),
+            (3, 11, "view", 6, "s3"),
+            (9, 10, "view", 0, "s9"),  # the evaluated user's recent item
+        ]
+    )
+    lists = baselines.cooccurrence_lists(events, D, np.array([9]), k=5)
+    assert listed(lists, 9) == [11, 12]  # 11 shares 2 sessions with 10, 12 one
+
+
+def test_buy_again_ranks_by_times_then_recency() -> None:
+    events = log(
+        [
+            (1, 10, "purchase", 9, "a"),
+            (1, 11, "purchase", 8, "b"),
+            (1, 11, "purchase", 7, "c"),
+            (1, 12, "purchase", 1, "d"),
+            (1, 13, "view", 0, "e"),  # viewed, never bought
+        ]
+    )
+    assert listed(baselines.buy_again_lists(events, np.array([1]), 5), 1) == [11, 12, 10]
+
+
+def test_bought_items_are_excluded_unless_repeats_are_normal() -> None:
+    events = log([(1, 10, "purchase", 2, "a"), (2, 10, "view", 1, "b"), (2, 11, "view", 1, "b")])
+    strict = baselines.baseline_lists(events, D, np.array([1]), 5, repeat_purchases=False)
+    assert 10 not in listed(strict["popularity"], 1)
+    assert "buy_again" not in strict
+    lenient = baselines.baseline_lists(events, D, np.array([1]), 5, repeat_purchases=True)
+    assert listed(lenient["popularity"], 1)[0] == 10
+    assert listed(lenient["buy_again"], 1) == [10]
