@@ -48,7 +48,7 @@ run: install
 	$(VENV)/bin/shoprec airflow run --date $(RUN_DATE) --conf '{"rebuild_from": "$(START)", "train_days": $(TRAIN_DAYS), $(TRAIN_PARAMS)}'
 	$(VENV)/bin/shoprec airflow run --date $(END) --conf '{"train_days": $(TRAIN_DAYS), $(TRAIN_PARAMS)}'
 	$(VENV)/bin/shoprec models list
-	$(VENV)/bin/shoprec sql "SELECT method, users, round(recall, 3) AS recall_at_20, round(ndcg, 3) AS ndcg_at_20, round(coverage, 3) AS coverage FROM ops.eval_metrics WHERE run_date = DATE '$(RUN_DATE)' AND k = 20 ORDER BY ndcg DESC"
+	$(VENV)/bin/shoprec sql "SELECT method, users, round(recall, 3) AS recall_at_20, round(ndcg, 3) AS ndcg_at_20, round(coverage, 3) AS coverage FROM ops.eval_metrics WHERE run_date = DATE '$(RUN_DATE)' AND k = 20 AND horizon_days = 1 ORDER BY ndcg DESC"
 	$(VENV)/bin/shoprec sql "SELECT run_date, user_id, rank, item_id, round(score, 3) AS score, reason FROM reco.latest WHERE user_id IN (SELECT min(user_id) FROM reco.latest UNION ALL SELECT max(user_id) FROM reco.latest WHERE reason NOT LIKE 'cold_start%') AND rank <= 5 ORDER BY user_id, rank"
 
 test: install $(CHROMIUM)

@@ -5,7 +5,7 @@ the last, examples, a champion ranker); run that first with the same --home. Pha
 processes (own peak memory):
   recommend   candidates, DLRM scoring, top K with the category cap, validation, publication for
               run_date = the day before the last (so the last day's events can judge it)
-  evaluate    Recall/NDCG/MAP/HitRate@20 of the published lists vs popularity, co-occurrence and the
+  evaluate    Precision/Recall/NDCG/MAP/HitRate@10,20 of the published lists vs the baselines and the
               planted-preference ceiling on the last day's purchases + carts
 Usage: `python benchmarks/recommend_medium.py --home DIR [--k 20]`.
 """
@@ -60,7 +60,7 @@ def _evaluate(home: Path, day: date) -> dict[str, object]:
     settings = _settings(home)
     began = time.perf_counter()
     with engine.session(settings, "benchmark-evaluate") as spark:
-        stats = offline_eval.run(spark, settings, day, k=20)
+        stats = offline_eval.run(spark, settings, day, horizons=(1,))
     return {
         "seconds": round(time.perf_counter() - began, 1),
         "table": stats.table(),

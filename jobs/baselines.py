@@ -64,6 +64,13 @@ def top_lists(scores: pd.DataFrame, k: int, exclude: pd.DataFrame | None = None)
     return ranked[ranked["rank"] <= k][LIST_COLUMNS].reset_index(drop=True)
 
 
+def filled(lists: pd.DataFrame, fallback: pd.DataFrame, k: int) -> pd.DataFrame:
+    """`lists` topped up to K per user with `fallback`'s items (in its order) that are not listed yet."""
+    ahead = lists.assign(score=-lists["rank"].astype(float))
+    behind = fallback.assign(score=-(k + fallback["rank"]).astype(float))
+    return top_lists(pd.concat([ahead, behind])[["user_id", "item_id", "score"]], k)
+
+
 def popularity_ranking(events: pd.DataFrame, day: date, days: int) -> np.ndarray:
     """Item ids by distinct users in the `days` days up to D, then weighted events, then item_id."""
     window = _since(events, day, days)
@@ -110,7 +117,9 @@ def jaccard_neighbours(pairs: pd.DataFrame, neighbours: int = KNN_NEIGHBOURS) ->
     """
     users = pd.factorize(pairs["user_id"])[0]
     items = pairs["item_idx"].to_numpy()
-    size = int(items.max()) + 1 if len(items) else 0
+    if len(items) == 0:
+        return sparse.csr_matrix((0, 0))
+    size = int(items.max()) + 1
     binary = sparse.csr_matrix(
         (np.ones(len(items), dtype=np.float32), (users, items)), shape=(users.max() + 1, size)
     )

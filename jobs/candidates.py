@@ -108,6 +108,7 @@ class Candidates:
 
     Attributes:
         day: Run day D (features as of D; recommendations for D + 1).
+        merged: One row per (active user, candidate item): PAIR_KEY_COLUMNS + sources (see `merge`).
         users: One row per active user: user_id + training.USER_FEATURES.
         items: One row per candidate item: item_id + training.ITEM_FEATURES.
         pairs: One row per (active user, candidate item): PAIR_KEY_COLUMNS + training.PAIR_FEATURES.
@@ -119,6 +120,7 @@ class Candidates:
     """
 
     day: date
+    merged: DataFrame
     users: DataFrame
     items: DataFrame
     pairs: DataFrame
@@ -370,21 +372,22 @@ def merge(found: DataFrame, excluded: DataFrame | None, max_candidates: int) -> 
         max_candidates: Rows kept per user, by source priority, then source_score, then item_id.
 
     Returns:
-        Rows (user_id, item_id, source, reason, source_score).
+        Rows (user_id, item_id, source, reason, source_score, sources), `sources` naming every
+        source that proposed the pair (sorted, comma-separated).
     """
     if excluded is not None:
         found = found.join(excluded, ["user_id", "item_id"], "left_anti")
-    best_source = Window.partitionBy("user_id", "item_id").orderBy(
-        "_priority", F.desc("source_score"), "reason"
-    )
+    pair = Window.partitionBy("user_id", "item_id")
+    best_source = pair.orderBy("_priority", F.desc("source_score"), "reason")
     kept = Window.partitionBy("user_id").orderBy("_priority", F.desc("source_score"), "item_id")
     return (
         found.withColumn("_priority", _priority(F.col("source")))
+        .withColumn("sources", F.array_join(F.array_sort(F.collect_set("source").over(pair)), ","))
         .withColumn("_best", F.row_number().over(best_source))
         .where(F.col("_best") == 1)
         .withColumn("_kept", F.row_number().over(kept))
         .where(F.col("_kept") <= max_candidates)
-        .select(*PAIR_KEY_COLUMNS)
+        .select(*PAIR_KEY_COLUMNS, "sources")
     )
 
 
@@ -630,6 +633,7 @@ def build(
     per_source = {row["source"]: row["count"] for row in pairs.groupBy("source").count().collect()}
     return Candidates(
         day=day,
+        merged=merged,
         users=users,
         items=item_frame,
         pairs=pairs,

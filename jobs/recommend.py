@@ -10,7 +10,8 @@ For run_date D (features as of D, recommendations for D+1):
 4. The staged set is validated with `expectations/reco.user_recommendations.yaml`; a blocking
    failure publishes nothing and raises `PublishError`.
 5. The run_date partition of reco.user_recommendations is replaced in one Delta commit, then
-   reco.latest (when D is the newest run) and reco.item_audiences. Readers of each table only ever
+   reco.latest (when D is the newest run), reco.item_audiences and reco.candidates (the candidate
+   set the ranker chose from, for candidate recall). Readers of each table only ever
    see complete sets: a run killed before a commit leaves the previous version in place.
 """
 
@@ -220,6 +221,12 @@ def run(
             "audiences",
         )
         engine.replace_partition(audiences, catalog.RECO_ITEM_AUDIENCES, settings, {"run_date": day})
+        engine.replace_partition(
+            found.merged.withColumn("run_date", F.lit(day)),
+            catalog.RECO_CANDIDATES,
+            settings,
+            {"run_date": day},
+        )
         rows, audience_rows = staged.count(), audiences.count()
     return RecommendStats(
         run_date=day,

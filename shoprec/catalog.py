@@ -624,32 +624,64 @@ RECO_ITEM_AUDIENCES = Table(
     partition_by=("run_date",),
 )
 
+RECO_CANDIDATES = Table(
+    "reco.candidates",
+    "Per run_date, every (user, item) candidate retrieval proposed to the ranker for an active user, after "
+    "exclusions and the per-user cap: what the ranker could choose from (for candidate recall and analysis).",
+    (
+        _c("user_id", "BIGINT", "Active user.", nullable=False),
+        _c("item_id", "BIGINT", "Candidate item.", nullable=False),
+        _c(
+            "source", "STRING", "The best source that proposed the pair (by source priority).", nullable=False
+        ),
+        _c(
+            "sources",
+            "STRING",
+            "Every source that proposed the pair, comma-separated, sorted.",
+            nullable=False,
+        ),
+        _c("source_score", "DOUBLE", "The best source's score for the pair, in [0, 1]."),
+        _c("reason", "STRING", "The best source's reason, as published with the pair.", nullable=False),
+        _RUN_DATE,
+    ),
+    partition_by=("run_date",),
+)
+
 OPS_EVAL_METRICS = Table(
     "ops.eval_metrics",
-    "Offline evaluation of a run_date's recommendations against what users did the next day, with "
-    "baselines computed on the same users (one row per run_date, method and k; reruns replace them).",
+    "Offline evaluation of a run_date's recommendations against what users did in the following days, with "
+    "baselines computed in the same run on the same users (one row per run_date, horizon, method and k; "
+    "reruns replace a run_date's rows of a horizon).",
     (
         _c("run_date", "DATE", "Run whose recommendations are evaluated.", nullable=False),
-        _c("eval_date", "DATE", "Day whose events are the targets (run_date + 1).", nullable=False),
+        _c("eval_date", "DATE", "First day whose events are targets (run_date + 1).", nullable=False),
+        _c(
+            "horizon_days",
+            "INT",
+            "Days after run_date whose events are targets (1 = the next day).",
+            nullable=False,
+        ),
         _c(
             "method",
             "STRING",
-            "published (the platform's recommendations), popularity, cooccurrence, or planted_ceiling "
-            "(ranking by the demo data's hidden true preferences; demo data only).",
+            "published (the platform's recommendations), a baseline (popularity, recent_popularity, item_knn, "
+            "cooccurrence, buy_again), or planted_ceiling (ranking by the demo data's hidden true preferences; "
+            "demo data only).",
             nullable=False,
         ),
         _c("k", "INT", "Cut-off of the top-K metrics.", nullable=False),
         _c(
             "target",
             "STRING",
-            "Event types counted as relevant on eval_date, e.g. purchase+cart.",
+            "Event types counted as relevant in the horizon, e.g. purchase+cart.",
             nullable=False,
         ),
         _c(
             "users",
             "BIGINT",
-            "Users evaluated: recommended on run_date and with a target event on eval_date.",
+            "Users evaluated: recommended on run_date and with a target event in the horizon.",
         ),
+        _c("precision", "DOUBLE", "Mean over users of relevant items in the top K / K."),
         _c(
             "recall",
             "DOUBLE",
@@ -660,7 +692,29 @@ OPS_EVAL_METRICS = Table(
         _c("hit_rate", "DOUBLE", "Share of users with at least one relevant item in the top K."),
         _c("coverage", "DOUBLE", "Distinct recommended items / items in the catalogue on run_date."),
         _c("novelty", "DOUBLE", "Mean -log2(popularity share) of recommended items; higher = less obvious."),
+        _c(
+            "lift",
+            "DOUBLE",
+            "On published rows: NDCG@K over the best baseline's NDCG@K (planted ceiling excluded); else null.",
+        ),
         _c("model_version", "STRING", "Ranker version behind the published rows (null for baselines)."),
+        _c("evaluated_at", "TIMESTAMP", "When the evaluation ran (UTC).", nullable=False),
+    ),
+)
+
+OPS_CANDIDATE_RECALL = Table(
+    "ops.candidate_recall",
+    "Per run_date, horizon and candidate source: the share of users' targets that retrieval proposed at all "
+    "(reco.candidates), the ceiling of any ranking of them.",
+    (
+        _c("run_date", "DATE", "Run whose candidate set is evaluated.", nullable=False),
+        _c("eval_date", "DATE", "First day whose events are targets (run_date + 1).", nullable=False),
+        _c("horizon_days", "INT", "Days after run_date whose events are targets.", nullable=False),
+        _c("source", "STRING", "A candidate source, or 'all' for the whole set.", nullable=False),
+        _c("target", "STRING", "Event types counted as relevant, e.g. purchase+cart.", nullable=False),
+        _c("users", "BIGINT", "Users evaluated (as in ops.eval_metrics)."),
+        _c("recall", "DOUBLE", "Mean over users of their targets found in the source's candidates."),
+        _c("candidates_per_user", "DOUBLE", "The source's candidates per evaluated user."),
         _c("evaluated_at", "TIMESTAMP", "When the evaluation ran (UTC).", nullable=False),
     ),
 )
@@ -701,8 +755,10 @@ TABLES: dict[str, Table] = {
         RECO_USER_RECOMMENDATIONS,
         RECO_LATEST,
         RECO_ITEM_AUDIENCES,
+        RECO_CANDIDATES,
         OPS_INGEST_RUNS,
         OPS_EVAL_METRICS,
+        OPS_CANDIDATE_RECALL,
         OPS_VALIDATION_RESULTS,
     )
 }

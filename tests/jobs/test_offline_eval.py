@@ -1,14 +1,15 @@
-"""Offline evaluation on real Sail/Delta: a hand-made lake whose every expected list and metric is written out.
+"""Offline evaluation on real Sail/Delta: a hand-made lake whose expected lists and metrics are written out.
 
-The lake (run_date D, eval_date E = D + 1, K = 4): catalogue items 10..49 (category = tens digit)
-plus 50 (category 5), item 99 listed on E only; popularity as of D ranks 30, 13, 20, 21, 11, 40, 12.
+The lake (run_date D, E = D + 1, K = 4): catalogue items 10..49 (category = tens digit) plus 50
+(category 5), item 99 listed on E only. Only E's events have landed after D, so the 7-day horizon
+is skipped.
 
-| user | published (rank 1..5)      | targets on E            | bought D-29..D | recent D-6..D |
+| user | published (rank 1..5)      | targets on E            | bought D-29..D | events D-6..D |
 |------|----------------------------|-------------------------|----------------|---------------|
 | 1    | 10 11 12 13 14             | 11 13 14 (10 viewed)    | 30, 28         | 10            |
 | 2    | 20 21 22 23                | 20 (21 viewed)          | -              | -             |
 | 3    | 10 11 12 13 (cold start)   | 30                      | -              | -             |
-| 4    | 40 41 42 43                | 40..45                  | 13             | 40, 41        |
+| 4    | 40 41 42 43                | 40..45                  | 13             | 40, 41, 13    |
 | 5    | 10 11 12 13                | views only: not scored  | -              | -             |
 | 6    | none: not scored           | 30                      | -              | -             |
 """
@@ -30,7 +31,7 @@ import pytest
 from pyspark.sql import DataFrame, SparkSession
 from typer.testing import CliRunner
 
-from jobs import offline_eval
+from jobs import offline_eval, planted_ceiling
 from shoprec import catalog
 from shoprec import spark as engine
 from shoprec.cli.common import UserFacingError
@@ -43,9 +44,8 @@ K = 4
 METRICS = catalog.OPS_EVAL_METRICS
 ITEMS = [*range(10, 50), 50]
 CATEGORY = {**{i: i // 10 for i in range(10, 50)}, 50: 5, 99: 1}
-POPULAR = {30: (5, 50), 13: (4, 40), 20: (3, 60), 21: (3, 30), 11: (0, 100), 40: (0, 100), 12: (0, 10)}
 PUBLISHED = {1: [10, 11, 12, 13, 14], 2: [20, 21, 22, 23], 3: [10, 11, 12, 13], 4: [40, 41, 42, 43], 5: [10, 11, 12, 13]}  # fmt: skip
-COOCCURRENCE = [(10, 16, 0.9), (10, 30, 0.95), (17, 10, 0.5), (15, 18, 0.99), (40, 44, 0.3), (41, 44, 0.6), (40, 45, 0.5)]  # fmt: skip
+CANDIDATES = {1: [(11, "co_viewed,popular"), (13, "popular"), (16, "co_viewed")], 2: [(20, "top_category")], 4: [(40, "popular")]}  # fmt: skip
 
 
 def _event(user: int, item: int, kind: str, day: date, hour: int = 9) -> tuple:
@@ -79,13 +79,6 @@ def hand_items() -> list[tuple]:
     return [*rows, (99, 1, 1, 5.0, E, E, E, None, True)]  # listed the day after D: not in D's catalogue
 
 
-def item_daily_row(item: int, purchases: int, views: int) -> tuple:
-    values = dict.fromkeys(catalog.ITEM_DAILY.column_names)
-    values |= {c: 0 for c in catalog.ITEM_DAILY.column_names if c.endswith(("_1d", "_7d", "_30d"))}
-    values |= {"item_id": item, "purchases_7d": purchases, "views_7d": views, "as_of_date": D}
-    return tuple(values.values())
-
-
 def reco_rows(run_date: date) -> list[tuple]:
     generated = datetime(2026, 3, 11, 1, tzinfo=UTC)
     return [
@@ -113,23 +106,23 @@ def lake(sail_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[La
 
     engine.replace_range(frame(catalog.CLEAN_EVENTS, hand_events()), catalog.CLEAN_EVENTS, settings, D - timedelta(days=30), E)  # fmt: skip
     engine.overwrite(frame(catalog.CLEAN_ITEMS, hand_items()), catalog.CLEAN_ITEMS, settings)
-    daily = [item_daily_row(item, p, v) for item, (p, v) in POPULAR.items()]
-    engine.replace_partition(
-        frame(catalog.ITEM_DAILY, daily), catalog.ITEM_DAILY, settings, {"as_of_date": D}
-    )
-    pairs = [(a, b, 1, 0, s, 1, D) for a, b, s in COOCCURRENCE] + [
-        (10, 19, 1, 0, 1.0, 1, D - timedelta(days=1))
+    candidates = [
+        (user, item, sources.split(",")[0], sources, 0.5, sources.split(",")[0], D)
+        for user, rows in CANDIDATES.items()
+        for item, sources in rows
     ]
-    engine.replace_range(frame(catalog.ITEM_COOCCURRENCE, pairs), catalog.ITEM_COOCCURRENCE, settings, D - timedelta(days=1), D)  # fmt: skip
+    engine.replace_partition(frame(catalog.RECO_CANDIDATES, candidates), catalog.RECO_CANDIDATES, settings, {"run_date": D})  # fmt: skip
     recos = frame(catalog.RECO_USER_RECOMMENDATIONS, reco_rows(D) + reco_rows(E))  # E: its targets never land
     engine.replace_range(recos, catalog.RECO_USER_RECOMMENDATIONS, settings, D, E)
-    stats = offline_eval.run(spark, settings, D, k=K)
+    stats = offline_eval.run(spark, settings, D, ks=(K,))
     yield Lake(spark, settings, stats)
     spark.stop()
 
 
-def by_method(stats: offline_eval.EvalStats) -> dict[str, offline_eval.MethodMetrics]:
-    return {m.method: m for m in stats.methods}
+def by_method(
+    stats: offline_eval.EvalStats, horizon: int = 1, k: int = K
+) -> dict[str, offline_eval.MethodMetrics]:
+    return {m.method: m for m in stats.methods if (m.horizon_days, m.k) == (horizon, k)}
 
 
 def as_lists(frame: pd.DataFrame) -> dict[int, list[int]]:
@@ -146,67 +139,6 @@ def idcg(n: int) -> float:
     return sum(discount(i) for i in range(1, n + 1))
 
 
-# --- metric maths -------------------------------------------------------------------------------
-
-
-def test_ranking_metrics_match_hand_computation() -> None:
-    lists = pd.DataFrame(
-        [(1, r, i) for r, i in enumerate([10, 11, 12, 13, 14], 1)]
-        + [
-            (2, 1, 20),
-            (2, 2, 21),
-            (3, 1, 10),
-            (3, 3, 11),
-        ],  # user 3: a gap in the ranks, still positions 1, 2
-        columns=["user_id", "rank", "item_id"],
-    )
-    target = pd.DataFrame(
-        [(1, 11), (1, 13), (1, 14), (2, 20), (3, 11), (4, 99)], columns=["user_id", "item_id"]
-    )
-    got = offline_eval.ranking_metrics(lists, target, k=4)
-    # user 1: hits at 2 and 4 of 3 relevant (14 is 5th); user 2: hit at 1; user 3: hit at 2; user 4: no list
-    recall = [2 / 3, 1.0, 1.0, 0.0]
-    ndcg = [(discount(2) + discount(4)) / idcg(3), 1.0, discount(2), 0.0]
-    average_precision = [(1 / 2 + 2 / 4) / 3, 1.0, 1 / 2, 0.0]
-    assert got["recall"] == pytest.approx(np.mean(recall))
-    assert got["ndcg"] == pytest.approx(np.mean(ndcg))
-    assert got["map"] == pytest.approx(np.mean(average_precision))
-    assert got["hit_rate"] == pytest.approx(3 / 4)
-
-
-def test_ranking_metrics_cap_relevant_at_k_and_count_a_repeated_item_once() -> None:
-    lists = pd.DataFrame([(1, 1, 5), (1, 2, 5), (1, 3, 6)], columns=["user_id", "rank", "item_id"])
-    target = pd.DataFrame([(1, i) for i in range(1, 10)] + [(1, 5), (1, 6)], columns=["user_id", "item_id"])
-    got = offline_eval.ranking_metrics(lists, target, k=2)
-    assert got == pytest.approx({"recall": 1.0, "ndcg": 1.0, "map": 1.0, "hit_rate": 1.0})
-
-
-def test_ranking_metrics_without_users_are_none() -> None:
-    empty = pd.DataFrame(columns=["user_id", "item_id"], dtype="int64")
-    lists = pd.DataFrame(columns=["user_id", "rank", "item_id"], dtype="int64")
-    assert offline_eval.ranking_metrics(lists, empty, k=3) == dict.fromkeys(
-        ("recall", "ndcg", "map", "hit_rate")
-    )
-
-
-def test_filled_lists_skip_kept_and_bought_items_even_for_heavy_buyers() -> None:
-    kept = pd.DataFrame([(7, 1, 6)], columns=["user_id", "rank", "item_id"])
-    bought = pd.DataFrame(
-        [(7, i) for i in (1, 2, 3, 4, 5)] + [(9, 1), (9, 2), (9, 3)], columns=["user_id", "item_id"]
-    )
-    users = np.array([7, 8, 9])
-    assert as_lists(offline_eval.filled_lists(kept, users, np.arange(1, 11), bought, k=3)) == {
-        7: [6, 7, 8],  # 6 kept first, 1-5 bought
-        8: [1, 2, 3],
-        9: [4, 5, 6],
-    }
-    assert as_lists(offline_eval.filled_lists(kept, users, np.arange(1, 5), bought, k=3)) == {
-        7: [6],  # the ranking runs out
-        8: [1, 2, 3],
-        9: [4],
-    }
-
-
 @pytest.mark.parametrize(
     ("versions", "expected"),
     [
@@ -220,15 +152,13 @@ def test_published_model_version_ignores_cold_start_rows(versions: list[str], ex
     assert offline_eval.published_model_version(versions) == expected
 
 
-# --- the hand-made lake -------------------------------------------------------------------------
-
-
 def test_only_users_recommended_and_with_a_target_are_evaluated(lake: Lake) -> None:
-    inputs = offline_eval.load_inputs(lake.spark, lake.settings, D, K)
-    assert list(inputs.users) == [1, 2, 3, 4]  # 5: views only on E; 6: no recommendations
+    data = offline_eval.load_inputs(lake.spark, lake.settings, D, horizons=(1,), k=K)
+    assert list(data.users()) == [1, 2, 3, 4]  # 5: views only on E; 6: no recommendations
     assert {m.users for m in lake.stats.methods} == {4}
-    assert inputs.model_version == "7"  # user 3's cold-start rows do not count
-    assert list(inputs.catalogue) == ITEMS  # 99 is listed on E
+    assert data.model_version == "7"  # user 3's cold-start rows do not count
+    assert list(data.catalogue) == ITEMS  # 99 is listed on E
+    assert data.history["event_date"].max() == D  # nothing after the run date
 
 
 def test_published_metrics_are_exact(lake: Lake) -> None:
@@ -237,11 +167,12 @@ def test_published_metrics_are_exact(lake: Lake) -> None:
     ndcg = [(discount(2) + discount(4)) / idcg(3), 1.0, 0.0, 1.0]
     average_precision = [(1 / 2 + 2 / 4) / 3, 1.0, 0.0, 1.0]
     assert published.recall == pytest.approx(np.mean(recall))
+    assert published.precision == pytest.approx(np.mean([2 / 4, 1 / 4, 0.0, 4 / 4]))
     assert published.ndcg == pytest.approx(np.mean(ndcg))
     assert published.map == pytest.approx(np.mean(average_precision))
     assert published.hit_rate == pytest.approx(3 / 4)
     assert published.coverage == pytest.approx(12 / 41)  # 10-13, 20-23, 40-43 of 41 catalogue items
-    interactions = {item: p + v for item, (p, v) in POPULAR.items()}
+    interactions = {10: 1, 40: 1, 41: 1, 13: 1}  # events of D - 6 .. D
     total = sum(interactions.values()) + len(ITEMS)
     listed = [item for user in (1, 2, 3, 4) for item in PUBLISHED[user][:K]]
     expected = np.mean([-math.log2((interactions.get(i, 0) + 1) / total) for i in listed])
@@ -249,59 +180,62 @@ def test_published_metrics_are_exact(lake: Lake) -> None:
     assert published.model_version == "7"
 
 
-def test_baselines_rank_popularity_and_cooccurrence_without_bought_items(lake: Lake) -> None:
-    inputs = offline_eval.load_inputs(lake.spark, lake.settings, D, K)
-    lists = {name: as_lists(frame) for name, frame in offline_eval.method_lists(inputs, K).items()}
-    assert list(lists) == ["published", "popularity", "cooccurrence"]
-    assert lists["popularity"] == {
-        1: [13, 20, 21, 11],  # 30 and 28 bought in the 30 days (12 longer ago: kept, not reached)
-        2: [30, 13, 20, 21],
-        3: [30, 13, 20, 21],
-        4: [30, 20, 21, 11],  # 13 bought on D
-    }
-    assert lists["cooccurrence"] == {
-        1: [
-            16,
-            13,
-            20,
-            21,
-        ],  # partners of 10 (30 bought; 17 has 10 as its partner, not the reverse), then popularity
-        2: [30, 13, 20, 21],  # no recent items: popularity only
-        3: [30, 13, 20, 21],
-        4: [44, 45, 30, 20],  # 44's best anchor is 41 (0.6 > 0.5 for 45)
-    }
+def test_every_baseline_runs_on_the_same_users_and_lift_is_against_the_best(lake: Lake) -> None:
     metrics = by_method(lake.stats)
-    assert metrics["popularity"].recall == pytest.approx(np.mean([2 / 3, 1.0, 1.0, 0.0]))
-    assert metrics["popularity"].ndcg == pytest.approx(
-        np.mean([(discount(1) + discount(4)) / idcg(3), discount(3), 1.0, 0.0])
+    assert list(metrics) == ["published", "popularity", "recent_popularity", "item_knn", "cooccurrence"]
+    assert {m.users for m in metrics.values()} == {4}
+    best = max(m.ndcg for name, m in metrics.items() if name != "published")
+    assert metrics["published"].lift == pytest.approx(metrics["published"].ndcg / best)
+    assert all(
+        m.lift is None and m.model_version is None for name, m in metrics.items() if name != "published"
     )
-    assert metrics["cooccurrence"].recall == pytest.approx(np.mean([1 / 3, 1.0, 1.0, 2 / 4]))
-    assert metrics["cooccurrence"].hit_rate == pytest.approx(1.0)
-    assert metrics["popularity"].coverage == pytest.approx(5 / 41)
-    assert metrics["popularity"].model_version is None
+
+
+def test_baselines_leave_out_recent_purchases_unless_repeats_are_normal(lake: Lake) -> None:
+    data = offline_eval.load_inputs(lake.spark, lake.settings, D, horizons=(1,), k=K)
+    strict = {
+        name: as_lists(f) for name, f in offline_eval.method_lists(data, K, repeat_purchases=False).items()
+    }
+    assert all(30 not in strict[name].get(1, []) for name in strict if name != "published")  # 1 bought 30
+    assert "buy_again" not in strict
+    lenient = offline_eval.method_lists(data, K, repeat_purchases=True)
+    assert as_lists(lenient["buy_again"]) == {1: [30, 28, 12], 4: [13]}  # most recent first among singles
+    assert 30 in as_lists(lenient["popularity"])[1]
+
+
+def test_candidate_recall_overall_and_per_source(lake: Lake) -> None:
+    recall = {r.source: r for r in lake.stats.recall if r.horizon_days == 1}
+    # user 1: 11 and 13 of 3 targets; user 2: 20 of 1; user 3: none of 1; user 4: 40 of 6
+    assert recall["all"].recall == pytest.approx(np.mean([2 / 3, 1.0, 0.0, 1 / 6]))
+    assert recall["co_viewed"].recall == pytest.approx(np.mean([1 / 3, 0.0, 0.0, 0.0]))
+    assert recall["popular"].recall == pytest.approx(np.mean([2 / 3, 0.0, 0.0, 1 / 6]))
+    assert recall["all"].candidates_per_user == pytest.approx(5 / 4)
+    written = engine.read(lake.spark, catalog.OPS_CANDIDATE_RECALL, lake.settings).toPandas()
+    assert set(written["source"]) == {"all", "co_viewed", "popular", "top_category"}
+
+
+def test_a_horizon_not_landed_yet_is_skipped_with_the_reason(lake: Lake) -> None:
+    assert {m.horizon_days for m in lake.stats.methods} == {1}
+    assert "clean.events has no rows for 2026-03-12 .. 2026-03-17" in lake.stats.skipped[7]
+    assert "horizon 7 skipped" in lake.stats.summary()
 
 
 def test_planted_ceiling_needs_the_truth_files(lake: Lake, tmp_path: Path) -> None:
-    assert [m.method for m in lake.stats.methods] == ["published", "popularity", "cooccurrence"]
+    assert "planted_ceiling" not in by_method(lake.stats)
     settings = Settings(home=tmp_path / "home", lake_dir=lake.settings.lake)  # same lake, its own truth
     write_truth(settings.demo_truth)
-    inputs = offline_eval.load_inputs(lake.spark, settings, D, 3)
-    planted = offline_eval.method_lists(inputs, 3, offline_eval.read_truth(settings.demo_truth))[
-        "planted_ceiling"
-    ]
-    assert as_lists(planted) == {
-        1: [29, 27, 26],  # preferences valid on E only; 28 bought
-        2: [50, 30, 13],  # category 5 holds one item: topped up by popularity
-        3: [
-            39,
-            38,
-            19,
-        ],  # 19's share is 10/65 (item 99 counts in category 1), below 39's 10/55, above 37's 8/55
-        4: [49, 48, 47],
-    }
-    stats = offline_eval.run(lake.spark, settings, D, k=3)
+    data = offline_eval.load_inputs(lake.spark, settings, D, horizons=(1,), k=3)
+    truth = planted_ceiling.read_truth(settings.demo_truth)
+    planted = as_lists(
+        offline_eval.method_lists(data, 3, repeat_purchases=False, truth=truth)["planted_ceiling"]
+    )
+    assert planted[1] == [29, 27, 26]  # preferences valid on E only; 28 bought
+    assert planted[2][0] == 50 and len(planted[2]) == 3  # category 5 holds one item: topped up by popularity
+    assert planted[3] == [39, 38, 19]  # 19's share is 10/65 (item 99 counts in category 1)
+    assert planted[4] == [49, 48, 47]
+    stats = offline_eval.run(lake.spark, settings, D, ks=(3,), horizons=(1,))
     assert [m.method for m in stats.methods][-1] == "planted_ceiling"
-    assert by_method(stats)["planted_ceiling"].users == 4
+    assert by_method(stats, k=3)["planted_ceiling"].users == 4
 
 
 def write_truth(folder: Path) -> None:
@@ -326,71 +260,60 @@ def write_truth(folder: Path) -> None:
     pq.write_table(pa.Table.from_pylist(items), folder / "items.parquet")
 
 
-def test_rerun_replaces_the_rows_of_the_run_date_and_k(lake: Lake) -> None:
-    offline_eval.run(lake.spark, lake.settings, D, k=2)
-
+def test_rerun_replaces_the_rows_of_the_run_date_and_horizon(lake: Lake) -> None:
     def rows() -> pd.DataFrame:
-        frame = engine.read(lake.spark, METRICS, lake.settings).toPandas()
+        frame = engine.read(lake.spark, catalog.OPS_EVAL_METRICS, lake.settings).toPandas()
         return (
             frame.drop(columns="evaluated_at").sort_values(["run_date", "k", "method"]).reset_index(drop=True)
         )
 
+    offline_eval.run(lake.spark, lake.settings, D, ks=(K, 2))  # other tests wrote other K: start over
     before = rows()
-    offline_eval.run(lake.spark, lake.settings, D, k=K)
+    offline_eval.run(lake.spark, lake.settings, D, ks=(2, K))
     after = rows()
     pd.testing.assert_frame_equal(before, after)
-    assert len(after[(after["run_date"] == D) & (after["k"] == K)]) == 3
-    assert len(after[(after["run_date"] == D) & (after["k"] == 2)]) == 3  # another k: kept
-    assert set(after["eval_date"]) == {E} and set(after["target"]) == {"purchase+cart"}
-    published = after[(after["k"] == K) & (after["method"] == "published")].iloc[0]
-    assert published["users"] == 4 and published["model_version"] == "7"
-    assert after[(after["k"] == K) & (after["method"] != "published")]["model_version"].isna().all()
+    assert len(after[(after["run_date"] == D) & (after["k"] == K)]) == 5
+    offline_eval.run(lake.spark, lake.settings, D, ks=(K,))  # the run_date's rows at the horizon: replaced
+    assert set(rows()["k"]) == {K}
+    assert set(after["eval_date"]) == {E}
+    assert set(after["target"]) == {"purchase+cart"}
+    assert set(after["horizon_days"]) == {1}
 
 
 @pytest.mark.parametrize(
     ("day", "message"),
     [
         (D - timedelta(days=1), "no reco.user_recommendations rows for run_date 2026-03-09: run `shoprec recommend --date 2026-03-09` first"),
-        (E, "no clean.events for 2026-03-12, the day after run_date 2026-03-11: it cannot be evaluated yet"),
+        (E, "run_date 2026-03-11 cannot be evaluated yet: clean.events has no rows for 2026-03-12 (the next 1 day(s) after run_date 2026-03-11): run shoprec clean --date 2026-03-12"),
     ],
 )  # fmt: skip
 def test_missing_inputs_fail_naming_table_day_and_command(lake: Lake, day: date, message: str) -> None:
     with pytest.raises(ValueError, match=re.escape(message)):
-        offline_eval.run(lake.spark, lake.settings, day, k=K)
+        offline_eval.run(lake.spark, lake.settings, day, ks=(K,))
 
 
-def test_missing_item_features_fail(spark: SparkSession, settings: Settings) -> None:
-    engine.replace_partition(
-        spark.createDataFrame(reco_rows(D), engine.spark_schema(catalog.RECO_USER_RECOMMENDATIONS)),
-        catalog.RECO_USER_RECOMMENDATIONS, settings, {"run_date": D},
-    )  # fmt: skip
-    engine.replace_partition(
-        spark.createDataFrame(hand_events()[:3], engine.spark_schema(catalog.CLEAN_EVENTS)),
-        catalog.CLEAN_EVENTS, settings, {"event_date": E},
-    )  # fmt: skip
-    with pytest.raises(
-        ValueError,
-        match=re.escape("no features.item_daily partition for as_of_date 2026-03-10: run `shoprec features"),
-    ):
-        offline_eval.run(spark, settings, D)
-    with pytest.raises(ValueError, match="k must be at least 1"):
-        offline_eval.run(spark, settings, D, k=0)
+def test_bad_cut_offs_are_refused(lake: Lake) -> None:
+    with pytest.raises(ValueError, match="every K and horizon must be at least 1"):
+        offline_eval.run(lake.spark, lake.settings, D, ks=(0,))
 
 
-def test_command_prints_the_table_and_plots_every_run_date(lake: Lake, sail_url: str) -> None:
+def test_command_prints_the_tables_and_plots_every_run_date(lake: Lake, sail_url: str) -> None:
     import typer
 
     app = typer.Typer()
     app.command()(evaluate_command)
     env = {"SHOPREC_HOME": str(lake.settings.home), "SHOPREC_SPARK_REMOTE": sail_url}
-    result = CliRunner().invoke(app, ["--date", str(D), "--k", str(K)], env=env)
+    result = CliRunner().invoke(app, ["--date", str(D), "--k", str(K), "--k", "2"], env=env)
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[1].split()[:3] == ["method", "users", "recall@4"]
-    assert [line.split()[0] for line in lines[2:5]] == ["published", "popularity", "cooccurrence"]
+    assert lines[1] == "next 1 day(s), K = 2, 4 users"
+    assert lines[2].split()[:3] == ["method", "precision", "recall"]
+    assert lines[3].split()[0] == "published"
+    assert "next 1 day(s), K = 4, 4 users" in lines
     plot = lake.settings.home.resolve() / "reports" / "eval_metrics.png"
     assert lines[-1].endswith(str(plot))
-    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and plot.stat().st_size > 10_000
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert plot.stat().st_size > 10_000
     assert CliRunner().invoke(app, ["--k", "4"], env=env).exit_code == 2  # --date is required
 
 
@@ -400,7 +323,7 @@ def test_command_reports_a_missing_run_in_one_line(
     monkeypatch.setenv("SHOPREC_HOME", str(lake.settings.home))
     monkeypatch.setenv("SHOPREC_SPARK_REMOTE", sail_url)
     with pytest.raises(UserFacingError, match="run `shoprec recommend --date 2026-03-01` first"):
-        evaluate_command(day="2026-03-01", k=K)
+        evaluate_command(day="2026-03-01", k=[K])
 
 
 def test_a_day_without_evaluable_users_writes_empty_metrics(spark: SparkSession, settings: Settings) -> None:
@@ -411,12 +334,9 @@ def test_a_day_without_evaluable_users_writes_empty_metrics(spark: SparkSession,
     only_user_6 = [_event(6, 30, "cart", E), _event(5, 10, "view", E)]
     engine.replace_partition(frame(catalog.CLEAN_EVENTS, only_user_6), catalog.CLEAN_EVENTS, settings, {"event_date": E})  # fmt: skip
     engine.overwrite(frame(catalog.CLEAN_ITEMS, hand_items()), catalog.CLEAN_ITEMS, settings)
-    daily = [item_daily_row(item, p, v) for item, (p, v) in POPULAR.items()]
-    engine.replace_partition(
-        frame(catalog.ITEM_DAILY, daily), catalog.ITEM_DAILY, settings, {"as_of_date": D}
-    )
-    stats = offline_eval.run(spark, settings, D, k=K)
-    assert [(m.users, m.recall, m.coverage, m.novelty) for m in stats.methods] == [(0, None, None, None)] * 3
-    written = engine.read(spark, METRICS, settings).toPandas()
-    assert len(written) == 3 and (written["users"] == 0).all() and written["recall"].isna().all()
-    assert "-" in stats.table().splitlines()[2]
+    stats = offline_eval.run(spark, settings, D, ks=(K,), horizons=(1,))
+    assert {(m.users, m.recall, m.coverage, m.novelty) for m in stats.methods} == {(0, None, None, None)}
+    written = engine.read(spark, catalog.OPS_EVAL_METRICS, settings).toPandas()
+    assert (written["users"] == 0).all()
+    assert written["recall"].isna().all()
+    assert "-" in stats.table().splitlines()[3]

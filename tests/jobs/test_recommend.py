@@ -141,6 +141,16 @@ def test_latest_and_item_audiences_are_published(lake: Lake, published: recommen
     assert audiences.groupby("item_id")["score"].max().sort_index().equals(best)
 
 
+def test_the_candidate_set_is_stored_with_every_source_of_a_pair(
+    lake: Lake, published: recommend.RecommendStats
+) -> None:
+    stored = partition(lake, catalog.RECO_CANDIDATES, FEATURES_AS_OF)
+    assert len(stored) == published.candidates
+    assert not stored.duplicated(["user_id", "item_id"]).any()
+    assert stored.apply(lambda row: row["source"] in row["sources"].split(","), axis=1).all()
+    assert (stored["sources"].str.split(",").map(sorted) == stored["sources"].str.split(",")).all()
+
+
 def test_top_k_caps_each_category_without_returning_fewer(spark: SparkSession) -> None:
     scored = spark.createDataFrame(
         [(1, i, 1.0 - i / 10, 7 if i < 4 else 8) for i in range(6)],
