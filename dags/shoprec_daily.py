@@ -117,7 +117,16 @@ with DAG(
         task_id="evaluate_previous_day",
         doc_md="Scores the previous day's published recommendations on this day's carts and purchases "
         "(skipped when that day has none).",
-        arguments=["evaluate", "--date", PREVIOUS_DAY, "--k", "{{ params.k }}", "--horizon", "1", "--skip-missing"],
+        arguments=[
+            "evaluate",
+            "--date",
+            PREVIOUS_DAY,
+            "--k",
+            "{{ params.k }}",
+            "--horizon",
+            "1",
+            "--skip-missing",
+        ],
         outlets=assets.tables("ops.eval_metrics"),
     )
     examples = ShoprecOperator(
