@@ -66,6 +66,7 @@ class TrainOptions:
     dense_lr: float = 0.02
     max_steps: int | None = None
     seed: int = 7
+    promote: bool = True  # False: register only (a backtest must not replace the serving champion)
 
     def __post_init__(self) -> None:
         for name in ("days", "nproc", "epochs", "batch_size"):
@@ -191,7 +192,14 @@ def run(
         model_dir=run_dir / "export",
         run_files=[run_dir / name for name in ("train_config.json", "result.json", "progress.jsonl")],
     )
-    promote, decision, details = _decide(registry, record, metrics, valid_examples)
+    if options.promote:
+        promote, decision, details = _decide(registry, record, metrics, valid_examples)
+    else:
+        promote, decision, details = (
+            False,
+            "registered only (not a promotion candidate)",
+            {"auc": metrics.auc},
+        )
     registry.set_decision(record.version, decision, promote=promote, details=details)
     registered.write_text(json.dumps({"version": record.version}))
     return TrainOutcome(run_dir, result, metrics, registry.get(record.version), decision)
@@ -201,7 +209,10 @@ def _fingerprint(
     options: TrainOptions, model_config: ModelConfig, spec: FeatureSpec, examples: Examples
 ) -> str:
     decided = {
-        "options": {k: v for k, v in asdict(options).items() if k != "max_steps"},
+        # a register-only run is a run of its own; promotable runs keep their fingerprints
+        "options": {
+            k: v for k, v in asdict(options).items() if k != "max_steps" and not (k == "promote" and v)
+        },
         "model": asdict(model_config),
         "spec": json.loads(spec.to_json()),
         "examples_version": examples.version,
