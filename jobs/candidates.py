@@ -33,9 +33,9 @@ scored by the model: they get the ``cold_start_popular`` most popular items (rea
 score reco.user_recommendations publishes for them.
 
 Scoring rows come as three frames so a scorer computes the user and item parts once: ``users``
-(user_id + training.USER_FEATURES), ``items`` (item_id + training.ITEM_FEATURES) and ``pairs``
-(user_id, item_id, source, reason, source_score + training.PAIR_FEATURES). They are built by the
-same builders as training.examples (`training.with_user_features` and friends), so joining them
+(user_id + ranking_rows.USER_FEATURES), ``items`` (item_id + ranking_rows.ITEM_FEATURES) and ``pairs``
+(user_id, item_id, source, reason, source_score + ranking_rows.PAIR_FEATURES). They are built by the
+same builders as training.examples (`ranking_rows.with_user_features` and friends), so joining them
 gives the training row of label day D + 1 minus the labels.
 
 Notation: D = run day = features_date; popularity = the item's events in the 7 days up to D
@@ -52,7 +52,7 @@ from datetime import date, timedelta
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from jobs import training
+from jobs import ranking_rows
 from jobs.clean import valid_on
 from jobs.features import AFFINITY_WEIGHTS, EVENT_KINDS
 from shoprec import catalog, inputs
@@ -109,9 +109,9 @@ class Candidates:
     Attributes:
         day: Run day D (features as of D; recommendations for D + 1).
         merged: One row per (active user, candidate item): PAIR_KEY_COLUMNS + sources (see `merge`).
-        users: One row per active user: user_id + training.USER_FEATURES.
-        items: One row per candidate item: item_id + training.ITEM_FEATURES.
-        pairs: One row per (active user, candidate item): PAIR_KEY_COLUMNS + training.PAIR_FEATURES.
+        users: One row per active user: user_id + ranking_rows.USER_FEATURES.
+        items: One row per candidate item: item_id + ranking_rows.ITEM_FEATURES.
+        pairs: One row per (active user, candidate item): PAIR_KEY_COLUMNS + ranking_rows.PAIR_FEATURES.
         cold_start: One row per (cold-start user, item): PAIR_KEY_COLUMNS, source_score in [0, 1].
         active_users: Rows of `users`.
         cold_start_users: Cold-start users (each has rows in `cold_start` unless every item was excluded).
@@ -279,7 +279,7 @@ def co_viewed(ranks: DataFrame, cooccurrence: DataFrame, listed: DataFrame, n: i
     """Source ``co_viewed``: the n catalogue items co-occurring best with each user's recent items.
 
     Args:
-        ranks: `training.recent_item_ranks` rows for D (user_id, item_id, position).
+        ranks: `ranking_rows.recent_item_ranks` rows for D (user_id, item_id, position).
         cooccurrence: features.item_cooccurrence rows as of D.
         listed: Output of `catalogue` for D.
         n: Items per user.
@@ -455,7 +455,7 @@ def sources(
     source's joins and windows at once ran out of 24 GB at the medium scale.
 
     Args:
-        ranks: `training.recent_item_ranks` rows for D.
+        ranks: `ranking_rows.recent_item_ranks` rows for D.
         user_daily: features.user_daily rows as of D (the active users).
         user_category: features.user_category rows as of D.
         cooccurrence: features.item_cooccurrence rows as of D.
@@ -488,18 +488,18 @@ def sources(
 
 
 def user_rows(user_daily: DataFrame, ranks: DataFrame, day: date) -> DataFrame:
-    """`users`: one row per active user (user_daily as of `day`) with the training.USER_FEATURES columns."""
+    """`users`: one row per active user (user_daily as of `day`) with the ranking_rows.USER_FEATURES columns."""
     keys = user_daily.select("user_id", F.lit(day).alias("features_date"))
-    return training.with_user_features(keys, user_daily=user_daily, ranks=ranks).select(
-        "user_id", *training.USER_FEATURES
+    return ranking_rows.with_user_features(keys, user_daily=user_daily, ranks=ranks).select(
+        "user_id", *ranking_rows.USER_FEATURES
     )
 
 
 def item_rows(merged: DataFrame, item_daily: DataFrame, items: DataFrame, day: date) -> DataFrame:
-    """`items`: one row per candidate item with the training.ITEM_FEATURES columns as of `day`."""
+    """`items`: one row per candidate item with the ranking_rows.ITEM_FEATURES columns as of `day`."""
     keys = merged.select("item_id").distinct().withColumn("features_date", F.lit(day))
-    return training.with_item_features(keys, item_daily=item_daily, items=items).select(
-        "item_id", *training.ITEM_FEATURES
+    return ranking_rows.with_item_features(keys, item_daily=item_daily, items=items).select(
+        "item_id", *ranking_rows.ITEM_FEATURES
     )
 
 
@@ -513,21 +513,21 @@ def pair_rows(
     week_events: DataFrame,
     day: date,
 ) -> DataFrame:
-    """`pairs`: the merged candidates with the training.PAIR_FEATURES columns as of `day`.
+    """`pairs`: the merged candidates with the ranking_rows.PAIR_FEATURES columns as of `day`.
 
     Args:
         merged: Output of `merge`.
         candidate_items: Output of `item_rows` (gives each item's filled category_id).
         user_category: features.user_category rows as of `day`.
         cooccurrence: features.item_cooccurrence rows as of `day`.
-        ranks: `training.recent_item_ranks` rows for `day`.
+        ranks: `ranking_rows.recent_item_ranks` rows for `day`.
         week_events: clean.events rows of the 7 days up to `day`.
         day: Run day D.
     """
     rows = merged.join(candidate_items.select("item_id", "category_id"), "item_id").withColumn(
         "features_date", F.lit(day)
     )
-    return training.with_pair_features(
+    return ranking_rows.with_pair_features(
         rows,
         user_category=user_category,
         cooccurrence=cooccurrence,
@@ -535,7 +535,7 @@ def pair_rows(
         week_events=week_events,
         first=day,
         last=day,
-    ).select(*PAIR_KEY_COLUMNS, *training.PAIR_FEATURES)
+    ).select(*PAIR_KEY_COLUMNS, *ranking_rows.PAIR_FEATURES)
 
 
 def check_inputs(spark: SparkSession, settings: Settings, day: date) -> None:
@@ -586,7 +586,7 @@ def build(
     events = engine.read(spark, catalog.CLEAN_EVENTS, settings)
     week_events = scratch.materialize(
         events.where(
-            F.col("event_date").between(F.lit(day - timedelta(days=training.RECENT_DAYS - 1)), F.lit(day))
+            F.col("event_date").between(F.lit(day - timedelta(days=ranking_rows.RECENT_DAYS - 1)), F.lit(day))
         ),
         "week_events",
     )
@@ -598,7 +598,7 @@ def build(
     cooccurrence = as_of(catalog.ITEM_COOCCURRENCE)
     listed = scratch.materialize(catalogue(items, day), "catalogue")
     pooled = scratch.materialize(pool(item_daily, listed), "pool")
-    ranks = scratch.materialize(training.recent_item_ranks(week_events, day, day), "ranks")
+    ranks = scratch.materialize(ranking_rows.recent_item_ranks(week_events, day, day), "ranks")
 
     found = sources(
         ranks=ranks,

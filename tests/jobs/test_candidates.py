@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from pyspark.sql import DataFrame, SparkSession
 
-from jobs import candidates, features, training
+from jobs import candidates, features, ranking_rows, training
 from jobs.candidates import CandidateConfig, Candidates
 from shoprec import catalog
 from shoprec import spark as engine
@@ -279,12 +279,12 @@ def test_counts_and_one_row_per_user_and_item(built: Frames, hand: Lake) -> None
     assert built.built.active_users == len(built.users) and built.built.candidates == len(built.pairs)
     assert built.built.per_source == built.pairs.groupby("source").size().to_dict()
     assert list(built.built.per_source) == [s for s in candidates.SOURCES if s in built.built.per_source]
-    assert list(built.users.columns) == ["user_id", *training.USER_FEATURES]
-    assert list(built.items.columns) == ["item_id", *training.ITEM_FEATURES]
-    assert list(built.pairs.columns) == [*candidates.PAIR_KEY_COLUMNS, *training.PAIR_FEATURES]
-    assert sorted([*training.USER_FEATURES, *training.ITEM_FEATURES, *training.PAIR_FEATURES]) == sorted(
-        FEATURE_COLUMNS
-    )
+    assert list(built.users.columns) == ["user_id", *ranking_rows.USER_FEATURES]
+    assert list(built.items.columns) == ["item_id", *ranking_rows.ITEM_FEATURES]
+    assert list(built.pairs.columns) == [*candidates.PAIR_KEY_COLUMNS, *ranking_rows.PAIR_FEATURES]
+    assert sorted(
+        [*ranking_rows.USER_FEATURES, *ranking_rows.ITEM_FEATURES, *ranking_rows.PAIR_FEATURES]
+    ) == sorted(FEATURE_COLUMNS)
     assert built.built.summary().startswith(f"candidates {DAY}: {len(built.users)} active users, ")
 
 
@@ -342,7 +342,7 @@ def training_rows(spark: SparkSession, settings: Settings, pairs: pd.DataFrame, 
 
     events = engine.read(spark, catalog.CLEAN_EVENTS, settings)
     week = events.where(
-        f"event_date BETWEEN DATE'{day - timedelta(days=training.RECENT_DAYS - 1)}' AND DATE'{day}'"
+        f"event_date BETWEEN DATE'{day - timedelta(days=ranking_rows.RECENT_DAYS - 1)}' AND DATE'{day}'"
     )
     rows = training.examples(
         labelled,

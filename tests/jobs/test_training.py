@@ -18,7 +18,7 @@ import pytest
 from deltalake import DeltaTable
 from pyspark.sql import SparkSession
 
-from jobs import features, training
+from jobs import features, ranking_rows, training
 from shoprec import catalog, validation
 from shoprec import spark as engine
 from shoprec.cli.common import UserFacingError
@@ -172,7 +172,7 @@ def test_recent_items_most_recent_first_capped_at_ten(hand: Built) -> None:
 def test_brand_new_user_and_items_get_the_documented_fills(hand: Built) -> None:
     new_user = row(hand.rows, 2, 203)
     assert new_user["recent_items"] == ""
-    assert new_user["u_days_since_last_event"] == training.NO_RECENT_EVENT_DAYS
+    assert new_user["u_days_since_last_event"] == ranking_rows.NO_RECENT_EVENT_DAYS
     zero = [c for c in USER_COLUMNS if c not in ("recent_items", "u_days_since_last_event")]
     assert (new_user[zero] == 0).all() and new_user[["uc_affinity_share", "ui_cooc_score", "ui_seen_7d"]].eq(
         0
