@@ -4,6 +4,9 @@ For each day it reads the day's event files (JSON Lines, Parquet or behaviour-lo
 every row (`jobs.rules`), drops exact duplicates (same event_id; the first by file and line is
 kept), and replaces that day's partition of raw.events and raw.events_rejected, each in one
 Delta commit. Counts must reconcile: read = accepted + rejected, also after the commit.
+JSON lines that `shoprec land` carried (`land_reason`: a source line it could not convert) are
+rejected with the carried reason; a day whose folder holds only `_no_events.*` markers is an
+empty day (0 rows). Accepted events that carry a category_id also feed raw.items.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from jobs.rules import FieldRule, Violation, check
@@ -24,8 +27,8 @@ from shoprec import spark as engine
 from shoprec.config import Settings
 from shoprec.dates import days_between
 
-EVENT_TYPES = ("view", "click", "cart", "fav", "purchase")
-BEHAVIOR_TYPES = {"pv": "view", "fav": "fav", "cart": "cart", "buy": "purchase"}
+EVENT_TYPES = landing.EVENT_TYPES
+BEHAVIOR_TYPES = landing.BEHAVIOR_TYPES
 
 EVENT_RULES = (
     FieldRule("event_id", "string", required=True),
@@ -73,12 +76,17 @@ class IngestStats:
     seconds: float
     reasons: dict[str, int] = field(default_factory=dict)
     samples: list[str] = field(default_factory=list)
+    empty_day: bool = False
+    """No event files, only `_no_events.*` markers: a day without events, recorded with 0 rows."""
 
     def summary(self) -> str:
         """One line for logs and the CLI."""
+        files = (
+            "no events (empty-day marker)" if self.empty_day else f"{self.files} {self.source_format} file(s)"
+        )
         return (
             f"{self.day}: read {self.read:,} = accepted {self.accepted:,} + rejected {self.rejected:,} "
-            f"(duplicates {self.duplicates:,}) from {self.files} {self.source_format} file(s); "
+            f"(duplicates {self.duplicates:,}) from {files}; "
             f"items {self.items:,}, users {self.users:,}, catalog rejected {self.catalog_rejected:,}; "
             f"{self.seconds:.1f} s"
         )
@@ -91,17 +99,26 @@ def _blank_dropped(lines: DataFrame) -> DataFrame:
     return lines.where(F.trim(F.col("value")) != "")
 
 
-def parse_jsonl(lines: DataFrame, fields: list[str]) -> DataFrame:
+def parse_jsonl(lines: DataFrame, fields: list[str], *, carried: bool = False) -> DataFrame:
     """Parse JSON Lines into one STRING column per field; unreadable lines get `parse_reason`.
 
     Args:
         lines: (source_file, line_number, value) rows.
         fields: Keys to extract; numbers are kept as their JSON text.
+        carried: Also recognise lines `shoprec land` carried (`land_reason`, `land_column`,
+            `land_detail`, `raw_line`): they get the carried reason, detail and column
+            (`parse_column`), and the source line they carry becomes their raw_line.
 
     Returns:
-        (source_file, line_number, raw_line, *fields, parse_reason, parse_detail) rows, blank lines dropped.
+        (source_file, line_number, raw_line, *fields, parse_reason, parse_detail) rows, blank lines
+        dropped, plus `parse_column` when `carried`.
     """
-    schema = ", ".join(f"{name} STRING" for name in fields)
+    land_keys = (
+        [landing.CARRIED_REASON, landing.CARRIED_COLUMN, landing.CARRIED_DETAIL, landing.CARRIED_RAW_LINE]
+        if carried
+        else []
+    )
+    schema = ", ".join(f"{name} STRING" for name in [*fields, *land_keys])
     parsed = _blank_dropped(lines).select(
         "source_file",
         "line_number",
@@ -113,13 +130,27 @@ def parse_jsonl(lines: DataFrame, fields: list[str]) -> DataFrame:
         no_field = no_field & F.col(f"j.{name}").isNull()
     # from_json yields all-null fields for malformed lines; only then pay for a full JSON validity check.
     unreadable = F.when(no_field, F.expr("try_parse_json(raw_line) IS NULL")).otherwise(F.lit(False))
+    reason = F.when(unreadable, F.lit("unparseable_json"))
+    detail = F.when(unreadable, F.lit("line is not a valid JSON object"))
+    raw_line = F.col("raw_line")
+    extra: list[Column] = []
+    if carried:
+        land_reason = F.col(f"j.{landing.CARRIED_REASON}")
+        is_carried = land_reason.isNotNull() & (F.trim(land_reason) != "")
+        reason = F.when(is_carried, land_reason).otherwise(reason)
+        detail = F.when(is_carried, F.col(f"j.{landing.CARRIED_DETAIL}")).otherwise(detail)
+        raw_line = F.when(
+            is_carried, F.coalesce(F.col(f"j.{landing.CARRIED_RAW_LINE}"), F.col("raw_line"))
+        ).otherwise(raw_line)
+        extra = [F.when(is_carried, F.col(f"j.{landing.CARRIED_COLUMN}")).alias("parse_column")]
     return parsed.select(
         "source_file",
         "line_number",
-        "raw_line",
+        raw_line.alias("raw_line"),
         *[F.col(f"j.{name}").alias(name) for name in fields],
-        F.when(unreadable, F.lit("unparseable_json")).alias("parse_reason"),
-        F.when(unreadable, F.lit("line is not a valid JSON object")).alias("parse_detail"),
+        reason.alias("parse_reason"),
+        detail.alias("parse_detail"),
+        *extra,
     )
 
 
@@ -156,6 +187,7 @@ def parse_behavior_log(lines: DataFrame) -> DataFrame:
             wrong_width,
             F.concat(F.lit("expected 5 comma-separated fields, found "), F.size(parts).cast("string")),
         ).alias("parse_detail"),
+        F.lit(None).cast("string").alias("parse_column"),
     )
 
 
@@ -184,6 +216,7 @@ def parse_parquet(spark: SparkSession, files: list[Path], root: Path, fields: li
         *fields,
         F.lit(None).cast("string").alias("parse_reason"),
         F.lit(None).cast("string").alias("parse_detail"),
+        F.lit(None).cast("string").alias("parse_column"),
     )
 
 
@@ -192,6 +225,11 @@ def parse_parquet(spark: SparkSession, files: list[Path], root: Path, fields: li
 
 def classify_events(parsed: DataFrame, day: date) -> DataFrame:
     """Type and check parsed events for landing `day`; mark exact duplicates of an earlier usable row.
+
+    Args:
+        parsed: Parsed event rows; a `parse_column` column, when present, names the column a parse
+            problem is about (lines `shoprec land` carried).
+        day: The landing day.
 
     Returns:
         Typed event columns plus source_file, line_number, raw_line, reason, column_name, detail;
@@ -206,6 +244,10 @@ def classify_events(parsed: DataFrame, day: date) -> DataFrame:
         ),
     )
     checked = check(parsed, EVENT_RULES, extra=[outside])
+    if "parse_column" in parsed.columns:
+        checked = checked.withColumn(
+            "column_name", F.coalesce(F.col("parse_column"), F.col("column_name"))
+        ).drop("parse_column")
     first_seen = Window.partitionBy("event_id", F.col("reason").isNull()).orderBy(
         "source_file", "line_number"
     )
@@ -300,10 +342,12 @@ def _parse_events(
     spark: SparkSession, settings: Settings, files: list[Path], fmt: landing.EventFormat
 ) -> DataFrame:
     fields = [r.name for r in EVENT_RULES]
-    if fmt == "parquet":
+    if fmt == "parquet" and files:
         return parse_parquet(spark, files, settings.landing, fields)
     lines = engine.read_text_files(spark, files, settings.landing)
-    return parse_behavior_log(lines) if fmt == "behavior-log" else parse_jsonl(lines, fields)
+    if fmt == "behavior-log":
+        return parse_behavior_log(lines)
+    return parse_jsonl(lines, fields, carried=True)
 
 
 def ingest_day(
@@ -322,23 +366,27 @@ def ingest_day(
         settings: Where the landing files and the lake are.
         day: The UTC landing day.
         event_format: Format of the event files; detected from their suffixes when None.
-        max_reject_rate: Above this share of rejected event rows (duplicates not counted), raw.events
-            is left untouched and
-            the run fails (the rejected rows are still written, so nothing is lost).
+        max_reject_rate: Above this share of rejected event rows (duplicates and cancellations, see
+            `landing.LEGITIMATE_REJECT_REASONS`, not counted), raw.events is left untouched and the run
+            fails (the rejected rows are still written, so nothing is lost).
         run_id: Id recorded in ops.ingest_runs; a new one when None.
 
     Returns:
         Counts read and written, rejection reasons and the first few rejected rows.
 
+    A day with no event files but `_no_events.*` markers (written by `shoprec land` for days without
+    events inside a landed range) is ingested as an empty day: 0 rows, and its ops.ingest_runs row.
+
     Raises:
-        IngestError: No event files, too many rejected rows, or counts that do not reconcile.
+        IngestError: No event files (nor markers), too many rejected rows, or counts that do not reconcile.
     """
     started = time.monotonic()
     started_at = datetime.now(UTC).replace(tzinfo=None)
     files = landing.day_files(settings.landing, "events", day)
-    if not files:
+    empty_day = not files and bool(landing.empty_day_markers(settings.landing, day))
+    if not files and not empty_day:
         raise IngestError(f"no event files for {day} in {landing.day_dir(settings.landing, 'events', day)}")
-    fmt = event_format or landing.detect_format(files)
+    fmt = event_format or (landing.detect_format(files) if files else "jsonl")
     stamp: dict[str, object] = {"ingested_at": started_at}
     with engine.scratch(spark, settings) as scratch:
         classified = scratch.materialize(
@@ -360,9 +408,8 @@ def ingest_day(
         engine.replace_partition(
             _with(_unusable(classified), **event_stamp), catalog.RAW_EVENTS_REJECTED, settings, partition
         )
-        bad = rejected - reasons.get(
-            "duplicate_event_id", 0
-        )  # duplicates are normal for at-least-once exports
+        # duplicates (at-least-once exports) and cancellations are normal data, not bad rows
+        bad = rejected - sum(reasons.get(r, 0) for r in landing.LEGITIMATE_REJECT_REASONS)
         if read and bad / read > max_reject_rate:
             raise IngestError(
                 f"{day}: {bad:,} of {read:,} event rows rejected ({bad / read:.1%} > "
@@ -379,17 +426,15 @@ def ingest_day(
                 f"{day}: counts do not reconcile: read {read:,} but committed accepted {committed:,} + "
                 f"rejected {committed_rejected:,} (expected {accepted:,} + {rejected:,})"
             )
-        derived_items = (
-            _with(
-                _usable(classified)
-                .where(F.col("category_id").isNotNull())
-                .select("item_id", "category_id")
-                .distinct(),
-                source_format=fmt,
-                source_file=None,
-            )
-            if fmt == "behavior-log"
-            else None
+        # events that carry their item's category (behaviour logs, landed public logs) feed raw.items,
+        # so a log without a catalogue export still has its items and categories
+        derived_items = _with(
+            _usable(classified)
+            .where(F.col("category_id").isNotNull())
+            .select("item_id", "category_id")
+            .distinct(),
+            source_format=fmt,
+            source_file=None,
         )
         items, users, catalog_rejected = _ingest_catalogs(spark, settings, day, scratch, stamp, derived_items)
     stats = IngestStats(
@@ -406,6 +451,7 @@ def ingest_day(
         seconds=time.monotonic() - started,
         reasons=dict(sorted(reasons.items(), key=lambda kv: -kv[1])),
         samples=samples,
+        empty_day=empty_day,
     )
     _record_run(spark, settings, stats, run_id or uuid.uuid4().hex, started_at)
     return stats

@@ -16,6 +16,7 @@ SHOPREC = str(Path(sys.executable).with_name("shoprec"))
 COMMANDS = [
     [],
     ["demo-data"],
+    ["land"],
     ["ingest"],
     ["clean"],
     ["features"],
@@ -26,6 +27,7 @@ COMMANDS = [
     ["models", "show"],
     ["recommend"],
     ["evaluate"],
+    ["backtest"],
     ["validate"],
     ["sql"],
     ["lake"],
@@ -133,7 +135,19 @@ def test_sql_through_a_served_lake(ingested: dict[str, str]) -> None:
         ),
         (["ingest", "--date", "2026-01-01"], 1, "error: no event files for 2026-01-01 in "),
         (["sql", "SELECT * FROM raw.nope"], 1, "error: "),
+        (["sql", "SELECT 1 / 0 AS x"], 1, "error: shoprec sql: "),
         (["demo-data", "--scale", "huge"], 1, "error: "),
+        (
+            ["clean", "--start", "2026-01-01", "--end", "2026-01-02"],
+            1,
+            "error: raw.events has no rows for 2026-01-01 .. 2026-01-02 (2 days): "
+            "run shoprec ingest --start 2026-01-01 --end 2026-01-02",
+        ),
+        (
+            ["features", "--date", "2026-01-03"],
+            1,
+            "error: clean.events has no rows for 2026-01-03: run shoprec clean --date 2026-01-03",
+        ),
     ],
 )
 def test_failures_exit_nonzero_with_one_line(
@@ -142,8 +156,34 @@ def test_failures_exit_nonzero_with_one_line(
     result = shoprec(*args, env=env, check=False)
     assert result.returncode == code
     assert message in result.stderr
-    if code == 1:
-        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    if code == 1:  # progress lines may precede it; the failure itself is one line, the last
+        lines = result.stderr.strip().splitlines()
+        assert lines[-1].startswith("error: "), result.stderr
+        assert sum(line.startswith("error: ") for line in lines) == 1, result.stderr
+        assert "Traceback" not in result.stderr
+
+
+def test_debug_prints_the_traceback_before_the_error_line(env: dict[str, str]) -> None:
+    result = shoprec("--debug", "features", "--date", "2026-01-03", env=env, check=False)
+    assert result.returncode == 1
+    assert "Traceback (most recent call last)" in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("error: clean.events has no rows for 2026-01-03")
+    from_env = shoprec("features", "--date", "2026-01-03", env={**env, "SHOPREC_DEBUG": "1"}, check=False)
+    assert "Traceback (most recent call last)" in from_env.stderr
+
+
+def test_sql_says_when_it_cuts_a_result(ingested: dict[str, str]) -> None:
+    cut = shoprec("sql", "SELECT event_id FROM raw.events", "--limit", "5", "--format", "csv", env=ingested)
+    assert len(cut.stdout.splitlines()) == 1 + 5
+    assert "result cut at 5 rows" in cut.stderr
+    total = json.loads(
+        shoprec("sql", "SELECT count(*) AS n FROM raw.events", "--format", "json", env=ingested).stdout
+    )["n"]
+    whole = shoprec("sql", "SELECT event_id FROM raw.events", "--limit", "0", "--format", "csv", env=ingested)
+    assert len(whole.stdout.splitlines()) == 1 + total
+    assert "cut" not in whole.stderr
+    exact = shoprec("sql", "SELECT event_id FROM raw.events", "--limit", str(total), env=ingested)
+    assert "cut" not in exact.stderr
 
 
 def test_bad_setting_is_one_line(env: dict[str, str]) -> None:

@@ -29,10 +29,18 @@ def ingest(
     ] = None,
     max_reject_rate: Annotated[
         float,
-        typer.Option(min=0.0, max=1.0, help="Fail (leaving raw.events unchanged) above this rejected share."),
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Fail (leaving raw.events unchanged) above this rejected share; duplicates and "
+            "cancellations do not count.",
+        ),
     ] = 0.05,
 ) -> None:
-    """Ingest landing days into raw.events (+ rejected rows, item and user exports); reruns replace a day."""
+    """Ingest landing days into raw.events (+ rejected rows, item and user exports); reruns replace a day.
+
+    A day holding only `shoprec land`'s empty-day markers is recorded as a day without events.
+    """
     from jobs import ingest as job
 
     first, last = date_range(day, start, end)

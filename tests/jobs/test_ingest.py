@@ -196,6 +196,29 @@ def test_behavior_log_format(spark: SparkSession, settings: Settings) -> None:
     assert items[["item_id", "category_id"]].values.tolist() == [[10, 3], [11, 4]]
 
 
+def test_items_derived_from_jsonl_events_with_category(spark: SparkSession, settings: Settings) -> None:
+    rows = [
+        {**event(event_id="a", item_id=10), "category_id": 3},
+        {**event(event_id="b", item_id=10), "category_id": 3},
+        {**event(event_id="c", item_id=11), "category_id": None},
+        {**event(event_id="d", item_id=12, price=-1), "category_id": 5},  # rejected: not an item source
+        event(event_id="e", item_id=13),
+    ]
+    write_landing(settings, DAY, rows)
+    write_landing(settings, DAY, [{"item_id": 20, "category_id": 8}], kind="items", name="items.jsonl")
+
+    stats = ingest.ingest_day(spark, settings, DAY, max_reject_rate=1.0)
+
+    assert stats.items == 2
+    items = _table(spark, "raw.items").sort_values("item_id")
+    assert items[["item_id", "category_id", "source_format"]].values.tolist() == [
+        [10, 3, "jsonl"],
+        [20, 8, "jsonl"],
+    ]
+    assert items["source_file"].tolist() == [None, "items/date=2026-01-01/items.jsonl"]
+    assert _table(spark, "raw.events").set_index("event_id").loc["a", "category_id"] == 3
+
+
 def test_parquet_landing(spark: SparkSession, settings: Settings) -> None:
     folder = landing.day_dir(settings.landing, "events", DAY)
     folder.mkdir(parents=True)

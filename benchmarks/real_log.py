@@ -1,0 +1,114 @@
+"""Benchmark: the whole chain on a real public log, as a new user runs it; prints one JSON line per step.
+
+land -> ingest -> clean -> features -> examples -> train -> recommend -> evaluate, each through the
+`shoprec` command line in its own process tree, timed, with the peak resident memory of the whole
+tree (Sail, torchrun ranks included) sampled every 0.1 s. The log itself is never part of this
+repository: fetch it and pass its path(s) and the `shoprec land` mapping options.
+
+Usage (UCI Online Retail's daily invoice files, Tmall 2014's click/fav/cart/buy log):
+
+    python benchmarks/real_log.py --home /tmp/retail --run-date 2011-12-08 \
+        --land "--format csv --columns user_id=CustomerID,item_id=StockCode,event_ts=InvoiceDate,\
+price=UnitPrice,quantity=Quantity,session_id=InvoiceNo --event-type purchase" retail/by-day/*.csv
+    python benchmarks/real_log.py --home /tmp/tmall --run-date 2014-08-14 \
+        --land "--format csv --columns item_id=brand_id,event_type=type,event_ts=visit_datetime \
+--event-types click=0,purchase=1,fav=2,cart=3 --timestamp-format %m-%d --year 2014" t_alibaba_data.csv
+
+The lake is built from `--first` (default: 30 days + train days before the run date, so every
+feature window is full) to the day after the run date; the ranker trains on `--train-days` label
+days before the run date; the run date's lists are evaluated on the next day.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import common
+import psutil
+
+SHOPREC = str(Path(sys.executable).with_name("shoprec"))
+
+
+def measured(args: list[str], env: dict[str, str]) -> dict[str, object]:
+    """Run `shoprec *args`, sampling the peak RSS of its whole process tree; fail loudly on a non-zero exit."""
+    began = time.perf_counter()
+    process = subprocess.Popen(
+        [SHOPREC, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    root = psutil.Process(process.pid)
+    peak = 0
+    while process.poll() is None:
+        try:
+            tree = [root, *root.children(recursive=True)]
+            peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
+        except psutil.Error:
+            pass
+        time.sleep(0.1)
+    stdout, stderr = process.communicate()
+    if process.returncode:
+        raise SystemExit(f"shoprec {' '.join(args)} failed ({process.returncode}):\n{stderr[-3000:]}")
+    return {
+        "step": args[0],
+        "args": " ".join(args[1:]),
+        "seconds": round(time.perf_counter() - began, 1),
+        "peak_rss_mb": round(peak / 2**20),
+        "result": stdout.strip().splitlines()[-1] if stdout.strip() else "",
+        "stdout": stdout,
+        "stderr": stderr,
+    }
+
+
+def main() -> None:
+    """Run the chain and print each step's JSON line, then the evaluation rows."""
+    cli = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    cli.add_argument("paths", nargs="+", help="The log file(s) to land.")
+    cli.add_argument("--land", required=True, help="`shoprec land` options mapping the log's layout.")
+    cli.add_argument("--home", type=Path, required=True, help="SHOPREC_HOME of the new lake.")
+    cli.add_argument("--run-date", type=date.fromisoformat, required=True, help="Day to recommend for.")
+    cli.add_argument("--first", type=date.fromisoformat, help="First day to ingest (default: see above).")
+    cli.add_argument("--train-days", type=int, default=14)
+    cli.add_argument("--train-args", default="--epochs 2 --batch-size 512 --embedding-dim 16")
+    options = cli.parse_args()
+
+    env = {**os.environ, "SHOPREC_HOME": str(options.home)}
+    day = options.run_date
+    first = options.first or day - timedelta(days=29 + options.train_days)
+    last = day + timedelta(days=1)
+    label_first = day - timedelta(days=options.train_days)
+    span = ["--start", first.isoformat(), "--end", last.isoformat()]
+    steps = [
+        ["land", *shlex.split(options.land), *options.paths],
+        ["ingest", *span],
+        ["clean", *span],
+        ["features", "--start", (label_first - timedelta(days=1)).isoformat(), "--end", day.isoformat()],
+        ["examples", "--start", label_first.isoformat(), "--end", day.isoformat()],
+        [
+            "train",
+            "--date",
+            day.isoformat(),
+            "--days",
+            str(options.train_days),
+            *shlex.split(options.train_args),
+        ],
+        ["recommend", "--date", day.isoformat()],
+        ["evaluate", "--date", day.isoformat()],
+    ]
+    print(json.dumps({"machine": common.machine(), "home": str(options.home), "run_date": day.isoformat()}))
+    for args in steps:
+        step = measured(args, env)
+        report = {k: v for k, v in step.items() if k not in ("stdout", "stderr")}
+        if args[0] == "evaluate":
+            report["table"] = step["stdout"].strip().splitlines()[1:]
+        print(json.dumps(report), flush=True)
+
+
+if __name__ == "__main__":
+    main()
