@@ -5,19 +5,25 @@ sees rows built exactly like the training.examples rows of label day D + 1 (feat
 features as of D, clean.events up to D, the catalogue (clean.items) valid on D, the user registry
 (clean.users) valid on D.
 
-Active users (a features.user_daily row as of D) get candidates from four sources, in priority
-order (1 = best; a pair found by several sources keeps the best one's reason):
+Active users (a features.user_daily row as of D) get candidates from six sources, in priority
+order (catalog.CANDIDATE_SOURCES; a pair found by several sources keeps the best one's reason, and
+`sources` lists them all):
 
-1. ``co_viewed``: items of features.item_cooccurrence that co-occurred with one of the user's
+1. ``revisit``: the items of the user's own 30-day history, strongest affinity first
+   (`ranking_rows.item_affinities`); what users come back to (bought ones only when repeat
+   purchases are allowed).
+2. ``co_viewed``: items of features.item_cooccurrence that co-occurred with one of the user's
    recent items (the same up to RECENT_ITEMS items of the 7 days up to D as recent_items);
    the table keeps the top partners per anchor, so both directions are looked up (as
    ui_cooc_score does). source_score = the best co-occurrence score, which is ui_cooc_score;
    reason ``co_viewed:<anchor item_id>`` (the recent item giving it; ties: the more recent).
-2. ``top_category``: the most popular items of each of the user's top_category_1..3; reason
+3. ``item_knn``: items scoring best against the user's whole 30-day history, affinity-weighted
+   (`ranking_rows.knn_scores`), the user's own items left to ``revisit``; reason ``item_knn``.
+4. ``top_category``: the most popular items of each of the user's top_category_1..3; reason
    ``top_category:<category_id>``.
-3. ``trending``: per top category, the items whose interactions rise most (trend_7d_vs_30d > 1) among
+5. ``trending``: per top category, the items whose interactions rise most (trend_7d_vs_30d > 1) among
    items with at least ``trending_min_events_7d`` interactions in 7 days; reason ``trending:<category_id>``.
-4. ``popular``: the most popular items of the catalogue; reason ``popular``.
+6. ``popular``: the most popular items of the catalogue; reason ``popular``.
 
 For the category sources, source_score = the user's affinity_share of the category times the
 item's value (popularity or trend) over the best value in that category's list, so a user's
@@ -59,7 +65,7 @@ from shoprec import catalog, inputs
 from shoprec import spark as engine
 from shoprec.config import Settings
 
-SOURCES = ("co_viewed", "top_category", "trending", "popular")  # priority order, best first
+SOURCES = catalog.CANDIDATE_SOURCES  # priority order, best first
 COLD_START = "cold_start"
 BOUGHT_DAYS = 30  # exclude_bought looks at purchases in the 30 days up to D (D - 29 .. D)
 PAIR_KEY_COLUMNS = ("user_id", "item_id", "source", "reason", "source_score")
@@ -70,7 +76,9 @@ class CandidateConfig:
     """How many candidates each source gives, and the merge rules.
 
     Attributes:
+        revisit: Items of the user's own 30-day history per user (strongest first).
         co_viewed: Co-occurring items per user (best scores first).
+        item_knn: Items scoring best against the user's whole 30-day history.
         top_category: Most popular items per top category of the user (3 categories at most).
         trending: Rising items per top category of the user.
         popular: Most popular catalogue items, for every active user.
@@ -83,11 +91,13 @@ class CandidateConfig:
         cold_start_trending: Rising items per cold-start user, besides the popular ones.
     """
 
-    co_viewed: int = 30
+    revisit: int = 20
+    co_viewed: int = 20
+    item_knn: int = 30
     top_category: int = 10
     trending: int = 5
     popular: int = 20
-    max_candidates: int = 60
+    max_candidates: int = 80
     exclude_bought: bool = True
     trending_min_events_7d: int = 10
     cold_start_popular: int = 20
@@ -269,6 +279,41 @@ def partners(cooccurrence: DataFrame, listed: DataFrame, n: int) -> DataFrame:
     )
 
 
+def revisit(affinities: DataFrame, listed: DataFrame, n: int) -> DataFrame:
+    """Source ``revisit``: the n catalogue items the user interacted with most in the 30 days up to D.
+
+    source_score = the item's ui_events_30d over the user's highest, in [0, 1]; reason ``revisit``.
+    Items bought in those days are dropped by the merge unless repeat purchases are allowed.
+    """
+    by_user = Window.partitionBy("user_id")
+    ranked = Window.partitionBy("user_id").orderBy(F.desc("ui_events_30d"), "item_id")
+    found = (
+        affinities.join(listed.select("item_id"), "item_id", "left_semi")
+        .withColumn("_best", F.max("ui_events_30d").over(by_user))
+        .withColumn("_rank", F.row_number().over(ranked))
+        .where(F.col("_rank") <= n)
+    )
+    return _source_rows(found, "revisit", F.lit("revisit"), F.col("ui_events_30d") / F.col("_best"))
+
+
+def item_knn(knn: DataFrame, affinities: DataFrame, listed: DataFrame, n: int) -> DataFrame:
+    """Source ``item_knn``: the n catalogue items scoring best against the user's whole 30-day history.
+
+    Scores are `ranking_rows.knn_scores`; the user's own history items are left to ``revisit``.
+    source_score = the score over the user's best, in [0, 1]; reason ``item_knn``.
+    """
+    by_user = Window.partitionBy("user_id")
+    ranked = Window.partitionBy("user_id").orderBy(F.desc("ui_knn_score"), "item_id")
+    found = (
+        knn.join(affinities.select("user_id", "item_id"), ["user_id", "item_id"], "left_anti")
+        .join(listed.select("item_id"), "item_id", "left_semi")
+        .withColumn("_best", F.max("ui_knn_score").over(by_user))
+        .withColumn("_rank", F.row_number().over(ranked))
+        .where(F.col("_rank") <= n)
+    )
+    return _source_rows(found, "item_knn", F.lit("item_knn"), F.col("ui_knn_score") / F.col("_best"))
+
+
 CO_VIEWED_ANCHORS = 5  # the user's most recent items used as anchors
 CO_VIEWED_PARTNERS = (
     10  # partners per anchor; 10 recent anchors x 30 partners ran out of 24 GB at medium scale
@@ -441,6 +486,8 @@ def cold_start(
 def sources(
     *,
     ranks: DataFrame,
+    affinities: DataFrame,
+    knn: DataFrame,
     user_daily: DataFrame,
     user_category: DataFrame,
     cooccurrence: DataFrame,
@@ -456,6 +503,8 @@ def sources(
 
     Args:
         ranks: `ranking_rows.recent_item_ranks` rows for D.
+        affinities: `ranking_rows.item_affinities` rows for D.
+        knn: `ranking_rows.knn_scores` rows for D.
         user_daily: features.user_daily rows as of D (the active users).
         user_category: features.user_category rows as of D.
         cooccurrence: features.item_cooccurrence rows as of D.
@@ -466,8 +515,12 @@ def sources(
     """
     categories = top_categories(user_daily, user_category)
     found: list[DataFrame] = []
+    if config.revisit:
+        found.append(revisit(affinities, listed, config.revisit))
     if config.co_viewed:
         found.append(co_viewed(ranks, cooccurrence, listed, config.co_viewed))
+    if config.item_knn:
+        found.append(item_knn(knn, affinities, listed, config.item_knn))
     for source in ("top_category", "trending"):
         if getattr(config, source):
             found.append(
@@ -511,6 +564,8 @@ def pair_rows(
     cooccurrence: DataFrame,
     ranks: DataFrame,
     week_events: DataFrame,
+    affinities: DataFrame,
+    knn: DataFrame,
     day: date,
 ) -> DataFrame:
     """`pairs`: the merged candidates with the ranking_rows.PAIR_FEATURES columns as of `day`.
@@ -522,6 +577,8 @@ def pair_rows(
         cooccurrence: features.item_cooccurrence rows as of `day`.
         ranks: `ranking_rows.recent_item_ranks` rows for `day`.
         week_events: clean.events rows of the 7 days up to `day`.
+        affinities: `ranking_rows.item_affinities` rows for `day`.
+        knn: `ranking_rows.knn_scores` rows for `day`.
         day: Run day D.
     """
     rows = merged.join(candidate_items.select("item_id", "category_id"), "item_id").withColumn(
@@ -533,6 +590,8 @@ def pair_rows(
         cooccurrence=cooccurrence,
         ranks=ranks,
         week_events=week_events,
+        affinities=affinities,
+        knn=knn,
         first=day,
         last=day,
     ).select(*PAIR_KEY_COLUMNS, *ranking_rows.PAIR_FEATURES)
@@ -555,6 +614,7 @@ def build(
     config: CandidateConfig | None = None,
     *,
     scratch: engine.Scratch,
+    only_users: DataFrame | None = None,
 ) -> Candidates:
     """Candidates of run day `day` for every active and cold-start user, with their scoring rows.
 
@@ -568,6 +628,8 @@ def build(
         day: Run day D (features as of D; the recommendations are for D + 1).
         config: Source limits and merge rules (defaults: `CandidateConfig()`).
         scratch: Where the frames are materialised, e.g. from `shoprec.spark.scratch`.
+        only_users: (user_id) to build candidates for, e.g. the users with a label on the next
+            day (training examples); None builds them for every active and cold-start user.
 
     Returns:
         The users, items, pairs and cold_start frames with their counts.
@@ -584,6 +646,11 @@ def build(
         )
 
     events = engine.read(spark, catalog.CLEAN_EVENTS, settings)
+    if only_users is not None:
+        events = events.join(only_users, "user_id", "left_semi")
+    history = events.where(
+        F.col("event_date").between(F.lit(day - timedelta(days=ranking_rows.HISTORY_DAYS - 1)), F.lit(day))
+    )
     week_events = scratch.materialize(
         events.where(
             F.col("event_date").between(F.lit(day - timedelta(days=ranking_rows.RECENT_DAYS - 1)), F.lit(day))
@@ -592,16 +659,23 @@ def build(
     )
     excluded = scratch.materialize(bought(events, day), "bought") if config.exclude_bought else None
     items = engine.read(spark, catalog.CLEAN_ITEMS, settings)
-    user_daily = scratch.materialize(as_of(catalog.USER_DAILY), "user_daily")
+    active = as_of(catalog.USER_DAILY)
+    if only_users is not None:
+        active = active.join(only_users, "user_id", "left_semi")
+    user_daily = scratch.materialize(active, "user_daily")
     item_daily = scratch.materialize(as_of(catalog.ITEM_DAILY), "item_daily")
     user_category = as_of(catalog.USER_CATEGORY)
     cooccurrence = as_of(catalog.ITEM_COOCCURRENCE)
     listed = scratch.materialize(catalogue(items, day), "catalogue")
     pooled = scratch.materialize(pool(item_daily, listed), "pool")
     ranks = scratch.materialize(ranking_rows.recent_item_ranks(week_events, day, day), "ranks")
+    affinities = scratch.materialize(ranking_rows.item_affinities(history, day, day), "affinities")
+    knn = scratch.materialize(ranking_rows.knn_scores(affinities, cooccurrence), "knn")
 
     found = sources(
         ranks=ranks,
+        affinities=affinities,
+        knn=knn,
         user_daily=user_daily,
         user_category=user_category,
         cooccurrence=cooccurrence,
@@ -621,14 +695,16 @@ def build(
             cooccurrence=cooccurrence,
             ranks=ranks,
             week_events=week_events,
+            affinities=affinities,
+            knn=knn,
             day=day,
         ),
         "pairs",
     )
-    cold_users = scratch.materialize(
-        cold_start_users(engine.read(spark, catalog.CLEAN_USERS, settings), user_daily, day),
-        "cold_start_users",
-    )
+    registry = engine.read(spark, catalog.CLEAN_USERS, settings)
+    if only_users is not None:
+        registry = registry.join(only_users, "user_id", "left_semi")
+    cold_users = scratch.materialize(cold_start_users(registry, user_daily, day), "cold_start_users")
     cold = scratch.materialize(cold_start(cold_users, pooled, config, excluded), "cold_start")
     per_source = {row["source"]: row["count"] for row in pairs.groupBy("source").count().collect()}
     return Candidates(

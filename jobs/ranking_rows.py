@@ -17,11 +17,16 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from jobs.clean import valid_on
+from jobs.features import AFFINITY_WEIGHTS
 from shoprec import catalog
 
 RECENT_DAYS = 7
 RECENT_ITEMS = 10
-NO_RECENT_EVENT_DAYS = 31  # u_days_since_last_event for users without an event in 30 days
+HISTORY_DAYS = 30  # the user's history with an item (ui_events_30d, ui_knn_score)
+ITEM_HALF_LIFE_DAYS = 7.0
+KNN_ANCHORS = 10  # the user's strongest history items whose partners give ui_knn_score
+KNN_PARTNERS = 20  # each anchor's best stored partners used (bounds users x 10 x 20 rows)
+NO_RECENT_EVENT_DAYS = 31  # u_days_since_last_event / ui_days_since_event without an event in 30 days
 
 # The feature columns of training.examples by what they depend on (examples order): scoring
 # computes the user and item parts once per user and per item (see jobs/candidates.py).
@@ -279,6 +284,76 @@ def with_item_features(rows: DataFrame, *, item_daily: DataFrame, items: DataFra
     )
 
 
+def _window_up_to(events: DataFrame, first: date, last: date, days: int) -> DataFrame:
+    """Repeat each event for every features_date in [first, last] whose `days`-day window holds it; adds age."""
+    start = F.greatest(F.col("event_date"), F.lit(first))
+    end = F.least(F.date_add(F.col("event_date"), days - 1), F.lit(last))
+    return (
+        events.where(start <= end)
+        .withColumn("features_date", F.explode(F.sequence(start, end)))
+        .withColumn("_age", F.datediff(F.col("features_date"), F.col("event_date")))
+    )
+
+
+def item_affinities(events: DataFrame, first: date, last: date) -> DataFrame:
+    """The user's history with each item in the HISTORY_DAYS up to each features_date.
+
+    Args:
+        events: clean.events rows from first - 29 to last.
+        first: First features_date.
+        last: Last features_date.
+
+    Returns:
+        (user_id, item_id, features_date, ui_events_30d, ui_purchases_30d, ui_days_since_event):
+        the decayed, type-weighted interactions (AFFINITY_WEIGHTS, half-life ITEM_HALF_LIFE_DAYS),
+        purchases, and days since the last event.
+    """
+    weight = F.coalesce(*[F.when(F.col("event_type") == k, F.lit(w)) for k, w in AFFINITY_WEIGHTS.items()])
+    decay = F.pow(F.lit(0.5), F.col("_age") / F.lit(ITEM_HALF_LIFE_DAYS))
+    return (
+        _window_up_to(events, first, last, HISTORY_DAYS)
+        .groupBy("user_id", "item_id", "features_date")
+        .agg(
+            F.sum(weight * decay).alias("ui_events_30d"),
+            F.count(F.when(F.col("event_type") == "purchase", 1)).alias("ui_purchases_30d"),
+            F.min("_age").alias("ui_days_since_event"),
+        )
+    )
+
+
+def knn_scores(affinities: DataFrame, cooccurrence: DataFrame) -> DataFrame:
+    """Item-kNN scores of the items co-occurring with the user's 30-day history.
+
+    score(user, item) = sum over the user's KNN_ANCHORS strongest items i of ui_events_30d(i) x
+    co-occurrence score(i, item), over the KNN_PARTNERS best partners features.item_cooccurrence
+    keeps per anchor.
+
+    Args:
+        affinities: Output of `item_affinities`.
+        cooccurrence: features.item_cooccurrence rows of the features dates.
+
+    Returns:
+        (user_id, item_id, features_date, ui_knn_score), items of the history itself included.
+    """
+    strongest = Window.partitionBy("user_id", "features_date").orderBy(F.desc("ui_events_30d"), "item_id")
+    anchors = (
+        affinities.withColumn("_rank", F.row_number().over(strongest))
+        .where(F.col("_rank") <= KNN_ANCHORS)
+        .select("user_id", "features_date", F.col("item_id").alias("_anchor"), "ui_events_30d")
+    )
+    partners = cooccurrence.where(F.col("pair_rank") <= KNN_PARTNERS).select(
+        F.col("as_of_date").alias("features_date"),
+        F.col("item_id").alias("_anchor"),
+        F.col("other_item_id").alias("item_id"),
+        "score",
+    )
+    return (
+        anchors.join(partners, ["features_date", "_anchor"])
+        .groupBy("user_id", "item_id", "features_date")
+        .agg(F.sum(F.col("ui_events_30d") * F.col("score")).alias("ui_knn_score"))
+    )
+
+
 def with_pair_features(
     rows: DataFrame,
     *,
@@ -286,24 +361,30 @@ def with_pair_features(
     cooccurrence: DataFrame,
     ranks: DataFrame,
     week_events: DataFrame,
+    affinities: DataFrame,
+    knn: DataFrame,
     first: date,
     last: date,
 ) -> DataFrame:
-    """`rows` plus the user x item example columns (PAIR_FEATURES), missing values 0.
+    """`rows` plus the user x item example columns (PAIR_FEATURES), missing values filled.
 
     Args:
-        rows: Rows keyed by (user_id, item_id, features_date) that carry the item's category_id
-            as `with_item_features` fills it (0 when unknown); other columns are kept.
+        rows: Candidate rows keyed by (user_id, item_id, features_date) that carry the item's
+            category_id as `with_item_features` fills it (0 when unknown), `sources` (the
+            proposing sources, comma-separated) and `source_score`; other columns are kept.
         user_category: features.user_category rows of the features dates.
         cooccurrence: features.item_cooccurrence rows of the features dates.
         ranks: Output of `recent_item_ranks` for the features dates.
         week_events: clean.events rows from first - 6 to last.
+        affinities: Output of `item_affinities` for the features dates.
+        knn: Output of `knn_scores` for the features dates.
         first: First features_date.
         last: Last features_date.
 
     Returns:
         `rows` with the uc_* columns (the user's affinity to the item's category) and the ui_*
-        columns (co-occurrence with the user's recent items, the user's events on the item).
+        columns (co-occurrence with the user's recent items, the user's history with the item,
+        its item-kNN score, and which sources proposed it with what score).
     """
     categories = user_category.select(
         "user_id",
@@ -313,12 +394,24 @@ def with_pair_features(
         F.col("category_rank").alias("uc_category_rank"),
         F.col("purchases_30d").alias("uc_purchases_30d"),
     )
-    pairs = rows.select("user_id", "item_id", "features_date")
+    keys = ["user_id", "item_id", "features_date"]
+    pairs = rows.select(*keys)
+    proposed = F.split(F.col("sources"), ",")
     return (
         rows.join(categories, ["user_id", "category_id", "features_date"], "left")
-        .join(seen_counts(week_events, first, last), ["user_id", "item_id", "features_date"], "left")
-        .join(
-            cooccurrence_scores(pairs, ranks, cooccurrence), ["user_id", "item_id", "features_date"], "left"
+        .join(seen_counts(week_events, first, last), keys, "left")
+        .join(cooccurrence_scores(pairs, ranks, cooccurrence), keys, "left")
+        .join(affinities, keys, "left")
+        .join(knn, keys, "left")
+        .withColumns(
+            {
+                "ui_source_score": F.col("source_score"),
+                **{
+                    f"ui_src_{source}": F.array_contains(proposed, source).cast("int")
+                    for source in catalog.CANDIDATE_SOURCES
+                },
+                "ui_days_since_event": F.coalesce(F.col("ui_days_since_event"), F.lit(NO_RECENT_EVENT_DAYS)),
+            }
         )
         .withColumns({name: F.coalesce(F.col(name), F.lit(0)) for name in PAIR_FEATURES})
         .withColumns({name: _declared(name) for name in PAIR_FEATURES})

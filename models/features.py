@@ -80,6 +80,12 @@ DENSE_FEATURES: tuple[DenseFeature, ...] = (
     DenseFeature("uc_purchases_30d", "log1p"),
     DenseFeature("ui_cooc_score", "identity"),
     DenseFeature("ui_seen_7d", "log1p"),
+    DenseFeature("ui_events_30d", "log1p"),
+    DenseFeature("ui_purchases_30d", "log1p"),
+    DenseFeature("ui_days_since_event", "log1p"),
+    DenseFeature("ui_knn_score", "log1p"),
+    DenseFeature("ui_source_score", "identity"),
+    *(DenseFeature(f"ui_src_{source}", "identity") for source in catalog.CANDIDATE_SOURCES),
 )
 
 SPARSE_FEATURES: tuple[SparseFeature, ...] = (

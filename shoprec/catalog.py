@@ -437,18 +437,23 @@ ITEM_COOCCURRENCE = Table(
     partition_by=("as_of_date",),
 )
 
+CANDIDATE_SOURCES = ("revisit", "co_viewed", "item_knn", "top_category", "trending", "popular")
+"""Candidate sources in priority order (best first); see jobs/candidates.py."""
+
 TRAINING_EXAMPLES = Table(
     "training.examples",
-    "Ranking examples per label_date: the items each user interacted with that day (positives) and "
-    "popularity-sampled items they did not touch that day (negatives), with point-in-time features as of the day "
-    "before. Dense values are raw (normalised at training time); missing values are filled as documented.",
+    "Ranking examples per label_date, drawn from the candidate sets retrieval built the day before (as served): "
+    "candidates the user interacted with that day (positives) and a sample of the others (negatives), with "
+    "point-in-time features as of the day before. Dense values are raw (normalised at training time); missing "
+    "values are filled as documented.",
     (
         _c("user_id", "BIGINT", "User id.", nullable=False),
         _c("item_id", "BIGINT", "Candidate item id.", nullable=False),
         _c(
             "label",
             "INT",
-            "1 = the user clicked, carted, favourited or bought the item on label_date; 0 = sampled negative.",
+            "1 = the user clicked, carted, favourited or bought the candidate on label_date; 0 = a candidate "
+            "they did not.",
             nullable=False,
         ),
         _c(
@@ -553,6 +558,47 @@ TRAINING_EXAMPLES = Table(
             "BIGINT",
             "Events of the user on this very item in the 7 days up to features_date.",
             nullable=False,
+        ),
+        _c(
+            "ui_events_30d",
+            "DOUBLE",
+            "The user's past interactions with this very item in the 30 days up to features_date: "
+            "sum of weight(event type) * 0.5^(age / 7 days), weights as for category affinity; 0 when none.",
+            nullable=False,
+        ),
+        _c(
+            "ui_purchases_30d",
+            "BIGINT",
+            "The user's purchases of this very item in the 30 days up to features_date.",
+            nullable=False,
+        ),
+        _c(
+            "ui_days_since_event",
+            "BIGINT",
+            "features_date minus the day of the user's last event on the item; 31 when none in 30 days.",
+            nullable=False,
+        ),
+        _c(
+            "ui_knn_score",
+            "DOUBLE",
+            "Item-kNN score against the user's whole 30-day history: sum over the user's items of their "
+            "affinity (as ui_events_30d) times their co-occurrence score with this item; 0 when none.",
+            nullable=False,
+        ),
+        _c(
+            "ui_source_score",
+            "DOUBLE",
+            "Score of the best candidate source that proposed the pair, in [0, 1].",
+            nullable=False,
+        ),
+        *(
+            _c(
+                f"ui_src_{source}",
+                "INT",
+                f"1 when the {source} source proposed the pair, else 0.",
+                nullable=False,
+            )
+            for source in CANDIDATE_SOURCES
         ),
         _c("features_date", "DATE", "as_of_date of the features used (label_date - 1).", nullable=False),
         _c("label_date", "DATE", "Day whose interactions give the labels.", nullable=False),

@@ -1,4 +1,4 @@
-"""`shoprec examples`: build training.examples (labels of a day, features of the day before)."""
+"""`shoprec examples`: build training.examples (the day before's candidates, labelled by what users did)."""
 
 from __future__ import annotations
 
@@ -19,12 +19,16 @@ from shoprec.cli.common import (
 
 NegativesOption = Annotated[
     int,
-    typer.Option("--negatives", min=0, help="Negatives sampled per positive (0 writes positives only)."),
+    typer.Option(
+        "--negatives",
+        min=0,
+        help="Candidates without an interaction kept per positive (0 writes positives only).",
+    ),
 ]
 
 
 def examples(
-    day: DateOption = None, start: StartOption = None, end: EndOption = None, negatives: NegativesOption = 4
+    day: DateOption = None, start: StartOption = None, end: EndOption = None, negatives: NegativesOption = 10
 ) -> None:
     """Build training.examples for the label day(s), with features as of the day before each."""
     from jobs import training as job

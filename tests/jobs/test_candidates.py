@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import SparkSession
 
-from jobs import candidates, features, ranking_rows, training
+from jobs import candidates, features, ranking_rows
 from jobs.candidates import CandidateConfig, Candidates
 from shoprec import catalog
 from shoprec import spark as engine
@@ -95,8 +95,11 @@ def hand_users() -> list[tuple]:
     return rows
 
 
-# Small limits so each source's answer for user 1 is short; max_candidates does not cut.
+# Small limits so each source's answer for user 1 is short; max_candidates does not cut. The
+# history sources (revisit, item_knn) are off here and tested on their own.
 CONFIG = CandidateConfig(
+    revisit=0,
+    item_knn=0,
     co_viewed=5,
     top_category=3,
     trending=2,
@@ -198,6 +201,41 @@ def test_each_source_gives_its_items_with_their_reasons(built: Frames) -> None:
     assert mine.loc[110, "source_score"] == pytest.approx(1 - share)  # the only (so the best) trending item
 
 
+def test_history_sources_revisit_and_item_knn(hand: Lake) -> None:
+    both = hand.build(replace(CONFIG, revisit=5, item_knn=5))
+    merged = both.built.merged.toPandas()
+    mine = merged[merged["user_id"] == 1].set_index("item_id")
+    reasons = both.reasons(1)
+    # the user's own 30-day history (101 was bought: excluded; 102 is older than 30 days)
+    assert {item for item, reason in reasons.items() if reason == "revisit"} == {200, 201, 202}
+    assert mine.loc[200, "source_score"] == 1.0  # the strongest: viewed the day before
+    assert mine.loc[202, "source_score"] == pytest.approx(0.5 ** (10 / 7) / 0.5 ** (1 / 7))
+    # partners of the whole history: 213 only through 202 (older than the week co_viewed looks at)
+    assert reasons[213] == "item_knn"
+    assert mine.loc[211, "sources"] == "co_viewed,item_knn"  # found by both; co_viewed has priority
+    assert reasons[211] == "co_viewed:201"
+    pairs = both.pairs.set_index(["user_id", "item_id"])
+    assert pairs.loc[(1, 213), "ui_src_item_knn"] == 1
+    assert pairs.loc[(1, 213), "ui_src_co_viewed"] == 0
+    assert pairs.loc[(1, 213), "ui_knn_score"] > 0
+    assert pairs.loc[(1, 200), "ui_days_since_event"] == 1
+    assert pairs.loc[(1, 300), "ui_days_since_event"] == ranking_rows.NO_RECENT_EVENT_DAYS
+
+
+def test_candidates_for_some_users_equal_those_of_the_full_build(hand: Lake, built: Frames) -> None:
+    """Training builds candidates for the users with labels only; they must be the rows recommend scores."""
+    only = hand.spark.createDataFrame([(1,), (20,)], "user_id BIGINT")
+    with engine.scratch(hand.spark, hand.settings) as scratch:
+        some = collect(
+            candidates.build(hand.spark, hand.settings, DAY, CONFIG, scratch=scratch, only_users=only)
+        )
+    for name in ("users", "pairs"):
+        full = getattr(built, name)
+        expected = full[full["user_id"].isin([1, 20])].reset_index(drop=True)
+        pd.testing.assert_frame_equal(getattr(some, name), expected, obj=name)
+    assert some.cold_start.empty
+
+
 def test_merge_keeps_one_row_per_pair_with_the_priority_source(spark: SparkSession) -> None:
     found = spark.createDataFrame(
         [
@@ -243,11 +281,11 @@ def test_exclude_bought_off_keeps_recent_purchases(hand: Lake, built: Frames) ->
 
 
 def test_a_source_with_limit_zero_is_skipped(hand: Lake) -> None:
-    only = hand.build(CandidateConfig(co_viewed=0, top_category=0, trending=0, popular=2))
+    only = hand.build(replace(CONFIG, co_viewed=0, top_category=0, trending=0, popular=2))
     assert set(only.pairs["reason"]) == {"popular"}
     assert only.built.per_source == {"popular": len(only.pairs)}
     with pytest.raises(ValueError, match="every source has limit 0"):
-        hand.build(CandidateConfig(co_viewed=0, top_category=0, trending=0, popular=0))
+        hand.build(replace(CONFIG, co_viewed=0, top_category=0, trending=0, popular=0))
 
 
 def test_only_catalogue_items_valid_on_the_day_are_candidates(built: Frames, hand: Lake) -> None:
@@ -324,53 +362,7 @@ def test_config_rejects_negative_limits(field: str) -> None:
         CandidateConfig(**{field: -1})
 
 
-# --- train/serve consistency --------------------------------------------------------------------
-
-
-def training_rows(spark: SparkSession, settings: Settings, pairs: pd.DataFrame, day: date) -> pd.DataFrame:
-    """training.examples' features for `pairs` as label day day + 1, computed by the training transform."""
-    label_day = day + timedelta(days=1)
-    labelled = spark.createDataFrame(
-        [(int(u), int(i), label_day) for u, i in zip(pairs["user_id"], pairs["item_id"], strict=True)],
-        "user_id BIGINT, item_id BIGINT, label_date DATE",
-    ).selectExpr("*", "1 AS label", "'click' AS label_event", "1.0 AS weight")
-
-    def as_of(table: catalog.Table) -> DataFrame:
-        return engine.read(spark, table, settings).where(
-            engine.partition_predicate(table, {"as_of_date": day})
-        )
-
-    events = engine.read(spark, catalog.CLEAN_EVENTS, settings)
-    week = events.where(
-        f"event_date BETWEEN DATE'{day - timedelta(days=ranking_rows.RECENT_DAYS - 1)}' AND DATE'{day}'"
-    )
-    rows = training.examples(
-        labelled,
-        user_daily=as_of(catalog.USER_DAILY),
-        item_daily=as_of(catalog.ITEM_DAILY),
-        user_category=as_of(catalog.USER_CATEGORY),
-        cooccurrence=as_of(catalog.ITEM_COOCCURRENCE),
-        items=engine.read(spark, catalog.CLEAN_ITEMS, settings),
-        week_events=week,
-        first=day,
-        last=day,
-    ).toPandas()
-    assert (rows["features_date"] == day).all()
-    return rows.set_index(["user_id", "item_id"]).sort_index()[FEATURE_COLUMNS]
-
-
-def served_rows(frames: Frames) -> pd.DataFrame:
-    """The users, items and pairs frames joined as a scorer would: the examples' feature columns per candidate."""
-    joined = frames.pairs.merge(frames.users, on="user_id", how="left", validate="many_to_one").merge(
-        frames.items, on="item_id", how="left", validate="many_to_one"
-    )
-    return joined.set_index(["user_id", "item_id"]).sort_index()[FEATURE_COLUMNS]
-
-
-def test_scoring_rows_equal_the_training_rows_of_the_next_label_day(hand: Lake, built: Frames) -> None:
-    expected = training_rows(hand.spark, hand.settings, built.pairs, DAY)
-    pd.testing.assert_frame_equal(served_rows(built), expected, check_exact=True)
-    assert served_rows(built).loc[(1, 211), "recent_items"] == "200 201"
+# --- the tiny shop ------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -385,9 +377,11 @@ def shop(
     spark.stop()
 
 
-def test_shop_scoring_rows_equal_the_training_rows(shop: Lake) -> None:
+def test_shop_candidates_with_every_source(shop: Lake) -> None:
     frames = shop.build(CandidateConfig(), day=FEATURES_AS_OF)
-    assert frames.built.per_source.keys() >= {"co_viewed", "top_category", "popular"}
-    assert frames.built.cold_start_users > 0 and frames.pairs.groupby("user_id").size().max() <= 60
-    expected = training_rows(shop.spark, shop.settings, frames.pairs, FEATURES_AS_OF)
-    pd.testing.assert_frame_equal(served_rows(frames), expected, check_exact=True)
+    assert frames.built.per_source.keys() >= {"revisit", "co_viewed", "item_knn", "top_category", "popular"}
+    assert frames.built.cold_start_users > 0
+    assert frames.pairs.groupby("user_id").size().max() <= CandidateConfig().max_candidates
+    assert not frames.pairs.duplicated(["user_id", "item_id"]).any()
+    flags = frames.pairs[[f"ui_src_{source}" for source in candidates.SOURCES]]
+    assert (flags.sum(axis=1) >= 1).all()  # every candidate was proposed by some source

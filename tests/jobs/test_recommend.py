@@ -36,7 +36,7 @@ from tests.conftest import FEATURES_AS_OF, copy_lake
 
 SHOPREC = str(Path(sys.executable).with_name("shoprec"))
 REASON = re.compile(
-    r"^(co_viewed:\d+|top_category:\d+|trending:\d+|popular|cold_start:popular|cold_start:trending)$"
+    r"^(revisit|co_viewed:\d+|item_knn|top_category:\d+|trending:\d+|popular|cold_start:popular|cold_start:trending)$"
 )
 
 

@@ -50,6 +50,8 @@ def examples(label_date: date, rows: int, seed: int = 0) -> pa.Table:
             data[column.name] = rng.integers(0, 20, rows)
         elif kind == "DOUBLE":
             data[column.name] = rng.random(rows)
+        elif kind == "INT":  # the candidate-source flags
+            data[column.name] = rng.integers(0, 2, rows)
     data.update(
         user_id=users,
         item_id=items,
