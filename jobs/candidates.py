@@ -154,9 +154,19 @@ class Candidates:
         )
 
 
-def catalogue(items: DataFrame, day: date) -> DataFrame:
-    """(item_id, category_id) of the items in clean.items valid on `day`: the only recommendable items."""
-    return items.where(valid_on(F.lit(day))).select("item_id", "category_id")
+def catalogue(items: DataFrame, item_daily: DataFrame, day: date) -> DataFrame:
+    """(item_id, category_id) of the recommendable items on `day`.
+
+    The items of clean.items valid on `day`, plus the items of the 30-day window (item_daily as of
+    `day`) that clean.items has never known: for a shop without catalogue exports the log is the
+    catalogue. An item the catalogue knows but that is not valid on `day` (delisted, or listed
+    later) is never recommended.
+    """
+    valid = items.where(valid_on(F.lit(day))).select("item_id", "category_id")
+    unknown = item_daily.select("item_id", "category_id").join(
+        items.select("item_id"), "item_id", "left_anti"
+    )
+    return valid.unionByName(unknown).dropDuplicates(["item_id"])
 
 
 def pool(item_daily: DataFrame, listed: DataFrame) -> DataFrame:
@@ -666,7 +676,7 @@ def build(
     item_daily = scratch.materialize(as_of(catalog.ITEM_DAILY), "item_daily")
     user_category = as_of(catalog.USER_CATEGORY)
     cooccurrence = as_of(catalog.ITEM_COOCCURRENCE)
-    listed = scratch.materialize(catalogue(items, day), "catalogue")
+    listed = scratch.materialize(catalogue(items, item_daily, day), "catalogue")
     pooled = scratch.materialize(pool(item_daily, listed), "pool")
     ranks = scratch.materialize(ranking_rows.recent_item_ranks(week_events, day, day), "ranks")
     affinities = scratch.materialize(ranking_rows.item_affinities(history, day, day), "affinities")

@@ -251,15 +251,23 @@ def load_candidates(
     return rows.join(wanted, "user_id", "left_semi").select("user_id", "item_id", "sources").toPandas()
 
 
-def load_catalogue(spark: SparkSession, settings: Settings, day: date) -> np.ndarray:
-    """Item ids of clean.items valid on D; fails when there are none."""
-    items = engine.read(spark, catalog.CLEAN_ITEMS, settings).where(valid_on(F.lit(day)))
-    ids = items.select("item_id").distinct().toPandas()["item_id"].to_numpy()
+def load_catalogue(spark: SparkSession, settings: Settings, day: date, history: pd.DataFrame) -> np.ndarray:
+    """The recommendable item ids on D; fails when there are none.
+
+    clean.items valid on D, plus the items of the 30 days up to D that clean.items never knew (a
+    shop without catalogue exports), as jobs/candidates.py's catalogue.
+    """
+    items = engine.read(spark, catalog.CLEAN_ITEMS, settings)
+    known = items.select("item_id").distinct().toPandas()["item_id"]
+    valid = items.where(valid_on(F.lit(day))).select("item_id").distinct().toPandas()["item_id"]
+    recent = history.loc[history["event_date"] > day - timedelta(days=30), "item_id"].unique()
+    ids = np.union1d(valid.to_numpy(), np.setdiff1d(recent, known.to_numpy()))
     if len(ids) == 0:
         raise inputs.MissingInputError(
-            f"{catalog.CLEAN_ITEMS.name} has no items valid on {day}: run shoprec clean --date {day}"
+            f"{catalog.CLEAN_ITEMS.name} has no items valid on {day} and clean.events none in the 30 days "
+            f"up to it: run shoprec clean --date {day}"
         )
-    return np.sort(ids)
+    return ids
 
 
 def load_inputs(
@@ -280,13 +288,14 @@ def load_inputs(
         within = wanted[wanted["event_date"] <= day + timedelta(days=horizon)]
         targets[horizon] = within[["user_id", "item_id"]].drop_duplicates().reset_index(drop=True)
     evaluated = np.sort(pd.concat([t["user_id"] for t in targets.values()]).unique())
+    history = load_history(settings, None, day)
     return EvalInputs(
         run_date=day,
-        history=load_history(settings, None, day),
+        history=history,
         published=published[published["user_id"].isin(evaluated)].reset_index(drop=True),
         targets=targets,
         candidates=load_candidates(spark, settings, day, evaluated),
-        catalogue=load_catalogue(spark, settings, day),
+        catalogue=load_catalogue(spark, settings, day, history),
         model_version=version,
         skipped=skipped,
     )

@@ -33,7 +33,7 @@ from models.features import FeatureSpec, SpecError
 from models.registry import ModelRecord, Registry, RegistryError
 from models.score import Ranker
 from models.train import TrainConfig, free_port, latest_checkpoint
-from shoprec import catalog, lake
+from shoprec import catalog, inputs, lake
 from shoprec.config import Settings
 
 log = logging.getLogger("shoprec.train")
@@ -125,7 +125,15 @@ def run(
     """Train, export, evaluate, register and (maybe) promote a ranker for `options.day`."""
     quiet_library_logs()
     location = catalog.TRAINING_EXAMPLES.location(settings.lake)
-    train_examples = open_examples(location, options.train_dates)
+    quiet = inputs.quiet_days_in_lake(settings, [*options.train_dates, options.day])
+    if options.day in quiet:
+        raise DataError(f"the source declared {options.day} quiet (no events): validate on another --date")
+    train_dates = tuple(d for d in options.train_dates if d not in quiet)  # nothing to learn on a quiet day
+    if not train_dates:
+        raise DataError(
+            f"every training label day ({options.train_dates[0]}..{options.train_dates[-1]}) was quiet"
+        )
+    train_examples = open_examples(location, train_dates)
     valid_examples = open_examples(location, (options.day,), train_examples.version)
     if steps_per_epoch(train_examples, options.batch_size, options.nproc) == 0:
         raise DataError(
@@ -159,7 +167,8 @@ def run(
         progress(f"training of {run_dir.name} already finished; exporting and registering it")
     else:
         progress(
-            f"training on {train_examples.rows:,} examples ({options.train_dates[0]}..{options.train_dates[-1]}) "
+            f"training on {train_examples.rows:,} examples ({len(train_dates)} label days "
+            f"{options.train_dates[0]}..{options.train_dates[-1]}) "
             f"with {options.nproc} rank(s)"
         )
         launch(cfg, options.nproc)
@@ -238,7 +247,7 @@ def _prepare(
         run_dir=run_dir,
         examples=examples.location,
         examples_version=examples.version,
-        train_dates=options.train_dates,
+        train_dates=examples.dates,
         check_date=options.day,
         batch_size=options.batch_size,
         epochs=options.epochs,

@@ -78,6 +78,21 @@ def quiet_days(spark: SparkSession, settings: Settings, days: list[date]) -> set
     return {row[0] for row in runs}
 
 
+def quiet_days_in_lake(settings: Settings, days: list[date]) -> set[date]:
+    """`quiet_days` without Spark (delta-rs), for the trainers."""
+    from shoprec import lake
+
+    if not days:
+        return set()
+    try:
+        runs = lake.to_pandas(catalog.OPS_INGEST_RUNS, settings)
+    except FileNotFoundError:
+        return set()
+    runs = runs[runs["event_date"].isin(days)].sort_values("started_at")
+    latest = runs.groupby("event_date").tail(1)
+    return set(latest.loc[latest["accepted_rows"] == 0, "event_date"])
+
+
 def fix_command(table: Table, days: list[date]) -> str:
     """The command that builds `days` of `table`: `shoprec clean --date D` or `--start A --end B`."""
     command = f"shoprec {BUILT_BY.get(table.name, 'ingest')}"
