@@ -9,9 +9,9 @@ Active users (a features.user_daily row as of D) get candidates from six sources
 order (catalog.CANDIDATE_SOURCES; a pair found by several sources keeps the best one's reason, and
 `sources` lists them all):
 
-1. ``revisit``: the items of the user's own 30-day history, strongest affinity first
-   (`ranking_rows.item_affinities`); what users come back to (bought ones only when repeat
-   purchases are allowed).
+1. ``revisit``: the items of the user's own history (interactions of 30 days, purchases of a
+   year), strongest first (`ranking_rows.item_affinities`); what users come back to and buy
+   again (items bought in the last 30 days only when repeat purchases are allowed).
 2. ``co_viewed``: items of features.item_cooccurrence that co-occurred with one of the user's
    recent items (the same up to RECENT_ITEMS items of the 7 days up to D as recent_items);
    the table keeps the top partners per anchor, so both directions are looked up (as
@@ -157,16 +157,14 @@ class Candidates:
 def catalogue(items: DataFrame, item_daily: DataFrame, day: date) -> DataFrame:
     """(item_id, category_id) of the recommendable items on `day`.
 
-    The items of clean.items valid on `day`, plus the items of the 30-day window (item_daily as of
-    `day`) that clean.items has never known: for a shop without catalogue exports the log is the
-    catalogue. An item the catalogue knows but that is not valid on `day` (delisted, or listed
-    later) is never recommended.
+    The items of clean.items valid on `day` (an item the catalogue knows but that is not valid then,
+    delisted or listed later, and an item it never knew are never recommended); for a shop without
+    any catalogue (clean.items empty: no exports, no categories in the log) the log is the
+    catalogue: the items of the 30-day window (item_daily as of `day`).
     """
-    valid = items.where(valid_on(F.lit(day))).select("item_id", "category_id")
-    unknown = item_daily.select("item_id", "category_id").join(
-        items.select("item_id"), "item_id", "left_anti"
-    )
-    return valid.unionByName(unknown).dropDuplicates(["item_id"])
+    if not items.limit(1).collect():
+        return item_daily.select("item_id", "category_id")
+    return items.where(valid_on(F.lit(day))).select("item_id", "category_id")
 
 
 def pool(item_daily: DataFrame, listed: DataFrame) -> DataFrame:
@@ -290,20 +288,24 @@ def partners(cooccurrence: DataFrame, listed: DataFrame, n: int) -> DataFrame:
 
 
 def revisit(affinities: DataFrame, listed: DataFrame, n: int) -> DataFrame:
-    """Source ``revisit``: the n catalogue items the user interacted with most in the 30 days up to D.
+    """Source ``revisit``: the n catalogue items of the user's own history, strongest first.
 
-    source_score = the item's ui_events_30d over the user's highest, in [0, 1]; reason ``revisit``.
-    Items bought in those days are dropped by the merge unless repeat purchases are allowed.
+    Strength = ui_events_30d (recent interactions, decayed) + ui_purchases_365d (each purchase of
+    the year counts 1: what users buy again); source_score = strength over the user's highest, in
+    [0, 1]; reason ``revisit``. Items bought in the last 30 days are dropped by the merge unless
+    repeat purchases are allowed.
     """
+    strength = F.col("ui_events_30d") + F.col("ui_purchases_365d")
     by_user = Window.partitionBy("user_id")
-    ranked = Window.partitionBy("user_id").orderBy(F.desc("ui_events_30d"), "item_id")
+    ranked = Window.partitionBy("user_id").orderBy(F.desc("_strength"), "item_id")
     found = (
         affinities.join(listed.select("item_id"), "item_id", "left_semi")
-        .withColumn("_best", F.max("ui_events_30d").over(by_user))
+        .withColumn("_strength", strength)
+        .withColumn("_best", F.max("_strength").over(by_user))
         .withColumn("_rank", F.row_number().over(ranked))
         .where(F.col("_rank") <= n)
     )
-    return _source_rows(found, "revisit", F.lit("revisit"), F.col("ui_events_30d") / F.col("_best"))
+    return _source_rows(found, "revisit", F.lit("revisit"), F.col("_strength") / F.col("_best"))
 
 
 def item_knn(knn: DataFrame, affinities: DataFrame, listed: DataFrame, n: int) -> DataFrame:
@@ -659,7 +661,9 @@ def build(
     if only_users is not None:
         events = events.join(only_users, "user_id", "left_semi")
     history = events.where(
-        F.col("event_date").between(F.lit(day - timedelta(days=ranking_rows.HISTORY_DAYS - 1)), F.lit(day))
+        F.col("event_date").between(
+            F.lit(day - timedelta(days=ranking_rows.PURCHASE_HISTORY_DAYS - 1)), F.lit(day)
+        )
     )
     week_events = scratch.materialize(
         events.where(

@@ -254,20 +254,19 @@ def load_candidates(
 def load_catalogue(spark: SparkSession, settings: Settings, day: date, history: pd.DataFrame) -> np.ndarray:
     """The recommendable item ids on D; fails when there are none.
 
-    clean.items valid on D, plus the items of the 30 days up to D that clean.items never knew (a
-    shop without catalogue exports), as jobs/candidates.py's catalogue.
+    clean.items valid on D; for a shop without any catalogue (clean.items empty) the items of the
+    30 days up to D, the same rule as jobs/candidates.py's catalogue.
     """
     items = engine.read(spark, catalog.CLEAN_ITEMS, settings)
-    known = items.select("item_id").distinct().toPandas()["item_id"]
-    valid = items.where(valid_on(F.lit(day))).select("item_id").distinct().toPandas()["item_id"]
-    recent = history.loc[history["event_date"] > day - timedelta(days=30), "item_id"].unique()
-    ids = np.union1d(valid.to_numpy(), np.setdiff1d(recent, known.to_numpy()))
+    if items.limit(1).collect():
+        ids = items.where(valid_on(F.lit(day))).select("item_id").distinct().toPandas()["item_id"].to_numpy()
+    else:
+        ids = history.loc[history["event_date"] > day - timedelta(days=30), "item_id"].unique()
     if len(ids) == 0:
         raise inputs.MissingInputError(
-            f"{catalog.CLEAN_ITEMS.name} has no items valid on {day} and clean.events none in the 30 days "
-            f"up to it: run shoprec clean --date {day}"
+            f"{catalog.CLEAN_ITEMS.name} has no items valid on {day}: run shoprec clean --date {day}"
         )
-    return ids
+    return np.sort(ids)
 
 
 def load_inputs(

@@ -11,7 +11,7 @@ Notation: "the week up to F" = days F - 6 .. F.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
@@ -22,11 +22,13 @@ from shoprec import catalog
 
 RECENT_DAYS = 7
 RECENT_ITEMS = 10
-HISTORY_DAYS = 30  # the user's history with an item (ui_events_30d, ui_knn_score)
+HISTORY_DAYS = 30  # the user's recent history with an item (ui_events_30d, ui_knn_score)
+PURCHASE_HISTORY_DAYS = 365  # the user's purchases of an item (ui_purchases_365d): what they buy again
 ITEM_HALF_LIFE_DAYS = 7.0
 KNN_ANCHORS = 10  # the user's strongest history items whose partners give ui_knn_score
 KNN_PARTNERS = 20  # each anchor's best stored partners used (bounds users x 10 x 20 rows)
 NO_RECENT_EVENT_DAYS = 31  # u_days_since_last_event / ui_days_since_event without an event in 30 days
+NO_PURCHASE_DAYS = 366  # ui_days_since_purchase without a purchase of the item in 365 days
 
 # The feature columns of training.examples by what they depend on (examples order): scoring
 # computes the user and item parts once per user and per item (see jobs/candidates.py).
@@ -296,27 +298,34 @@ def _window_up_to(events: DataFrame, first: date, last: date, days: int) -> Data
 
 
 def item_affinities(events: DataFrame, first: date, last: date) -> DataFrame:
-    """The user's history with each item in the HISTORY_DAYS up to each features_date.
+    """The user's history with each item up to each features_date.
 
     Args:
-        events: clean.events rows from first - 29 to last.
+        events: clean.events rows from first - 364 to last.
         first: First features_date.
         last: Last features_date.
 
     Returns:
-        (user_id, item_id, features_date, ui_events_30d, ui_purchases_30d, ui_days_since_event):
-        the decayed, type-weighted interactions (AFFINITY_WEIGHTS, half-life ITEM_HALF_LIFE_DAYS),
-        purchases, and days since the last event.
+        (user_id, item_id, features_date, ui_events_30d, ui_days_since_event, ui_purchases_365d,
+        ui_days_since_purchase) for the items with an event in the HISTORY_DAYS or a purchase in the
+        PURCHASE_HISTORY_DAYS up to F: the decayed, type-weighted interactions of 30 days
+        (AFFINITY_WEIGHTS, half-life ITEM_HALF_LIFE_DAYS), the days since the last of them, the
+        purchases of a year and the days since the last purchase (nulls where there are none).
     """
     weight = F.coalesce(*[F.when(F.col("event_type") == k, F.lit(w)) for k, w in AFFINITY_WEIGHTS.items()])
     decay = F.pow(F.lit(0.5), F.col("_age") / F.lit(ITEM_HALF_LIFE_DAYS))
+    recent = F.col("_age") < HISTORY_DAYS
+    bought = F.col("event_type") == "purchase"
+    useful = events.where(bought | (F.col("event_date") > F.lit(first - timedelta(days=HISTORY_DAYS))))
     return (
-        _window_up_to(events, first, last, HISTORY_DAYS)
+        _window_up_to(useful, first, last, PURCHASE_HISTORY_DAYS)
+        .where(recent | bought)
         .groupBy("user_id", "item_id", "features_date")
         .agg(
-            F.sum(weight * decay).alias("ui_events_30d"),
-            F.count(F.when(F.col("event_type") == "purchase", 1)).alias("ui_purchases_30d"),
-            F.min("_age").alias("ui_days_since_event"),
+            F.coalesce(F.sum(F.when(recent, weight * decay)), F.lit(0.0)).alias("ui_events_30d"),
+            F.min(F.when(recent, F.col("_age"))).alias("ui_days_since_event"),
+            F.count(F.when(bought, 1)).alias("ui_purchases_365d"),
+            F.min(F.when(bought, F.col("_age"))).alias("ui_days_since_purchase"),
         )
     )
 
@@ -337,7 +346,8 @@ def knn_scores(affinities: DataFrame, cooccurrence: DataFrame) -> DataFrame:
     """
     strongest = Window.partitionBy("user_id", "features_date").orderBy(F.desc("ui_events_30d"), "item_id")
     anchors = (
-        affinities.withColumn("_rank", F.row_number().over(strongest))
+        affinities.where(F.col("ui_events_30d") > 0)
+        .withColumn("_rank", F.row_number().over(strongest))
         .where(F.col("_rank") <= KNN_ANCHORS)
         .select("user_id", "features_date", F.col("item_id").alias("_anchor"), "ui_events_30d")
     )
@@ -411,6 +421,9 @@ def with_pair_features(
                     for source in catalog.CANDIDATE_SOURCES
                 },
                 "ui_days_since_event": F.coalesce(F.col("ui_days_since_event"), F.lit(NO_RECENT_EVENT_DAYS)),
+                "ui_days_since_purchase": F.coalesce(
+                    F.col("ui_days_since_purchase"), F.lit(NO_PURCHASE_DAYS)
+                ),
             }
         )
         .withColumns({name: F.coalesce(F.col(name), F.lit(0)) for name in PAIR_FEATURES})

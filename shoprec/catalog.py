@@ -567,9 +567,15 @@ TRAINING_EXAMPLES = Table(
             nullable=False,
         ),
         _c(
-            "ui_purchases_30d",
+            "ui_purchases_365d",
             "BIGINT",
-            "The user's purchases of this very item in the 30 days up to features_date.",
+            "The user's purchases of this very item in the 365 days up to features_date.",
+            nullable=False,
+        ),
+        _c(
+            "ui_days_since_purchase",
+            "BIGINT",
+            "features_date minus the day of the user's last purchase of the item; 366 when none in 365 days.",
             nullable=False,
         ),
         _c(

@@ -206,10 +206,13 @@ def test_history_sources_revisit_and_item_knn(hand: Lake) -> None:
     merged = both.built.merged.toPandas()
     mine = merged[merged["user_id"] == 1].set_index("item_id")
     reasons = both.reasons(1)
-    # the user's own 30-day history (101 was bought: excluded; 102 is older than 30 days)
-    assert {item for item, reason in reasons.items() if reason == "revisit"} == {200, 201, 202}
-    assert mine.loc[200, "source_score"] == 1.0  # the strongest: viewed the day before
-    assert mine.loc[202, "source_score"] == pytest.approx(0.5 ** (10 / 7) / 0.5 ** (1 / 7))
+    # the user's own history: views of 30 days and purchases of a year (101, bought within 30 days, is excluded)
+    assert {item for item, reason in reasons.items() if reason == "revisit"} == {200, 201, 202, 102}
+    # strength: a purchase of the year counts 1, a view 0.5 ** (age / 7); scaled by the user's best
+    # (101's purchase within 30 days: 1 + 6 * 0.5 ** (29 / 7), excluded from the list afterwards)
+    best = 1 + 6 * 0.5 ** (29 / 7)
+    assert mine.loc[102, "source_score"] == pytest.approx(1 / best)
+    assert mine.loc[202, "source_score"] == pytest.approx(0.5 ** (10 / 7) / best)
     # partners of the whole history: 213 only through 202 (older than the week co_viewed looks at)
     assert reasons[213] == "item_knn"
     assert mine.loc[211, "sources"] == "co_viewed,item_knn"  # found by both; co_viewed has priority

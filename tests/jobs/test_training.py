@@ -170,7 +170,8 @@ def test_pair_features_of_the_users_history(hand: Built) -> None:
     assert cart["uc_category_rank"] == 1
     assert (cart["ui_days_since_event"], fav["ui_days_since_event"]) == (0, 3)
     assert cart["ui_events_30d"] == pytest.approx(1.0 + 0.5 ** (4 / 7))  # two views, today and 4 days ago
-    assert cart["ui_purchases_30d"] == 0
+    assert cart["ui_purchases_365d"] == 0
+    assert cart["ui_days_since_purchase"] == ranking_rows.NO_PURCHASE_DAYS
     assert cart["ui_src_revisit"] == 1  # the user's own history
     assert cart["ui_source_score"] == pytest.approx(1.0)  # the user's strongest item
 
