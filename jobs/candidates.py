@@ -683,7 +683,8 @@ def build(
     listed = scratch.materialize(catalogue(items, item_daily, day), "catalogue")
     pooled = scratch.materialize(pool(item_daily, listed), "pool")
     ranks = scratch.materialize(ranking_rows.recent_item_ranks(week_events, day, day), "ranks")
-    affinities = scratch.materialize(ranking_rows.item_affinities(history, day, day), "affinities")
+    active_history = history.join(user_daily.select("user_id"), "user_id", "left_semi")  # active users only
+    affinities = scratch.materialize(ranking_rows.item_affinities(active_history, day, day), "affinities")
     knn = scratch.materialize(ranking_rows.knn_scores(affinities, cooccurrence), "knn")
 
     found = sources(

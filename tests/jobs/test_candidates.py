@@ -70,6 +70,7 @@ def hand_events() -> list[tuple]:
         _event(1, 202, "view", DAY - timedelta(days=10)),
         _event(1, 101, "purchase", DAY - timedelta(days=29)),
         _event(1, 102, "purchase", DAY - timedelta(days=30)),
+        _event(60, 300, "purchase", DAY - timedelta(days=100)),  # user 60 bought long ago: not active
         _event(1, 100, "purchase", DAY + timedelta(days=1)),  # after D: changes nothing
         _event(1, 104, "view", DAY + timedelta(days=1)),
     ]
@@ -151,7 +152,7 @@ class Lake:
 def write_hand_lake(spark: SparkSession, settings: Settings, events: list[tuple]) -> None:
     frame = spark.createDataFrame(events, engine.spark_schema(catalog.CLEAN_EVENTS))
     engine.replace_range(
-        frame, catalog.CLEAN_EVENTS, settings, DAY - timedelta(days=40), DAY + timedelta(days=1)
+        frame, catalog.CLEAN_EVENTS, settings, DAY - timedelta(days=100), DAY + timedelta(days=1)
     )
     items = spark.createDataFrame(hand_items(), engine.spark_schema(catalog.CLEAN_ITEMS))
     engine.overwrite(items, catalog.CLEAN_ITEMS, settings)
@@ -217,6 +218,7 @@ def test_history_sources_revisit_and_item_knn(hand: Lake) -> None:
     assert reasons[213] == "item_knn"
     assert mine.loc[211, "sources"] == "co_viewed,item_knn"  # found by both; co_viewed has priority
     assert reasons[211] == "co_viewed:201"
+    assert set(both.pairs["user_id"]) <= set(both.users["user_id"])  # 60's old purchase makes no candidate
     pairs = both.pairs.set_index(["user_id", "item_id"])
     assert pairs.loc[(1, 213), "ui_src_item_knn"] == 1
     assert pairs.loc[(1, 213), "ui_src_co_viewed"] == 0
