@@ -91,13 +91,13 @@ class CandidateConfig:
         cold_start_trending: Rising items per cold-start user, besides the popular ones.
     """
 
-    revisit: int = 20
+    revisit: int = 40
     co_viewed: int = 20
     item_knn: int = 30
     top_category: int = 10
     trending: int = 5
     popular: int = 20
-    max_candidates: int = 80
+    max_candidates: int = 100
     exclude_bought: bool = True
     trending_min_events_7d: int = 10
     cold_start_popular: int = 20

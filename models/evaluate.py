@@ -1,7 +1,8 @@
 """Offline ranking-model metrics on a held-out label day: AUC and log loss vs a popularity baseline.
 
-The popularity baseline scores every example by the item's views in the 7 days before the label day
-(``i_views_7d``), i.e. what "recommend what is popular" would rank with, on exactly the same rows.
+The popularity baseline scores every example by the item's views, clicks and purchases in the 7 days
+before the label day (``i_views_7d + i_clicks_7d + i_purchases_7d``: logs lack some of those types),
+i.e. what "recommend what is popular" would rank with, on exactly the same rows.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from models.data import DataError, Examples, rebatch
 from models.score import Ranker
 
 SCORE_ROWS = 16_384
-POPULARITY_COLUMN = "i_views_7d"
+POPULARITY_COLUMNS = ("i_views_7d", "i_clicks_7d", "i_purchases_7d")
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ def score_examples(ranker: Ranker, examples: Examples) -> tuple[np.ndarray, np.n
     for table in rebatch(examples.record_batches(ranker.spec.columns), SCORE_ROWS):
         labels.append(table.column("label").to_numpy())
         predictions.append(ranker.predict(table))
-        popularity.append(_column(table, POPULARITY_COLUMN))
+        popularity.append(sum(_column(table, name) for name in POPULARITY_COLUMNS))
     return np.concatenate(labels), np.concatenate(predictions), np.concatenate(popularity)
 
 
