@@ -7,16 +7,18 @@ repository: fetch it and pass its path(s) and the `shoprec land` mapping options
 
 Usage (UCI Online Retail's daily invoice files, Tmall 2014's click/fav/cart/buy log):
 
-    python benchmarks/real_log.py --home /tmp/retail --run-date 2011-12-08 \
+    python benchmarks/real_log.py --home /tmp/retail --run-date 2011-11-30 --first 2010-12-01 \
+        --repeat-purchases --max-reject-rate 0.2 \
         --land "--format csv --columns user_id=CustomerID,item_id=StockCode,event_ts=InvoiceDate,\
 price=UnitPrice,quantity=Quantity,session_id=InvoiceNo --event-type purchase" retail/by-day/*.csv
-    python benchmarks/real_log.py --home /tmp/tmall --run-date 2014-08-14 \
+    python benchmarks/real_log.py --home /tmp/tmall --run-date 2014-08-08 --first 2014-04-15 \
+        --repeat-purchases \
         --land "--format csv --columns item_id=brand_id,event_type=type,event_ts=visit_datetime \
 --event-types click=0,purchase=1,fav=2,cart=3 --timestamp-format %m-%d --year 2014" t_alibaba_data.csv
 
 The lake is built from `--first` (default: 30 days + train days before the run date, so every
-feature window is full) to the day after the run date; the ranker trains on `--train-days` label
-days before the run date; the run date's lists are evaluated on the next day.
+feature window is full) to 7 days after the run date; the ranker trains on `--train-days` label
+days before the run date; the run date's lists are evaluated on the next day and the next 7 days.
 """
 
 from __future__ import annotations
@@ -76,17 +78,23 @@ def main() -> None:
     cli.add_argument("--first", type=date.fromisoformat, help="First day to ingest (default: see above).")
     cli.add_argument("--train-days", type=int, default=14)
     cli.add_argument("--train-args", default="--epochs 2 --batch-size 512 --embedding-dim 16")
+    cli.add_argument(
+        "--repeat-purchases",
+        action="store_true",
+        help="The shop recommends items bought before (both sides).",
+    )
+    cli.add_argument("--max-reject-rate", default="0.05", help="Passed to ingest.")
     options = cli.parse_args()
 
     env = {**os.environ, "SHOPREC_HOME": str(options.home)}
     day = options.run_date
     first = options.first or day - timedelta(days=29 + options.train_days)
-    last = day + timedelta(days=1)
+    last = day + timedelta(days=7)
     label_first = day - timedelta(days=options.train_days)
     span = ["--start", first.isoformat(), "--end", last.isoformat()]
     steps = [
         ["land", *shlex.split(options.land), *options.paths],
-        ["ingest", *span],
+        ["ingest", *span, "--max-reject-rate", options.max_reject_rate],
         ["clean", *span],
         ["features", "--start", (label_first - timedelta(days=1)).isoformat(), "--end", day.isoformat()],
         ["examples", "--start", label_first.isoformat(), "--end", day.isoformat()],
@@ -98,8 +106,13 @@ def main() -> None:
             str(options.train_days),
             *shlex.split(options.train_args),
         ],
-        ["recommend", "--date", day.isoformat()],
-        ["evaluate", "--date", day.isoformat()],
+        ["recommend", "--date", day.isoformat(), *(["--include-bought"] if options.repeat_purchases else [])],
+        [
+            "evaluate",
+            "--date",
+            day.isoformat(),
+            *(["--repeat-purchases"] if options.repeat_purchases else []),
+        ],
     ]
     print(json.dumps({"machine": common.machine(), "home": str(options.home), "run_date": day.isoformat()}))
     for args in steps:
