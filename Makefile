@@ -37,6 +37,7 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 	$(PIP) install --quiet -c requirements/constraints.txt "torch==2.13.0"
 	$(PIP) install --quiet -c requirements/constraints.txt -e ".[dev]"
 	$(PIP) install --quiet --no-deps "torchrec==1.8.0"
+	bash infra/catalog/install.sh  # the local Hive Metastore's jars from Maven Central (cached; Java 17 + Maven)
 	$(PY) -m compileall -q -j 0 $(VENV)/lib > /dev/null || true
 	touch $(STAMP)
 

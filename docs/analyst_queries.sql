@@ -1,7 +1,7 @@
 -- Analyst queries over the shoprec feature tables (Spark SQL).
 -- Run one with `shoprec sql "<query>"`, or from any Spark client connected to `shoprec lake serve`.
 -- :as_of is the feature date you look at, e.g. DATE'2026-01-14'; every query below is tested
--- (tests/test_analyst_queries.py).
+-- (tests/test_analyst_queries.py, and from plain PySpark clients in three time zones in tests/analysts/).
 
 -- name: best_converting_items
 -- Items that turn views into purchases best, among those with enough traffic to trust the rate.

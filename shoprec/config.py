@@ -7,6 +7,7 @@ Precedence (highest first): explicit keyword arguments, `SHOPREC_*` environment 
 from __future__ import annotations
 
 import os
+import re
 from functools import cached_property
 from pathlib import Path
 
@@ -17,6 +18,8 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+_METASTORE_URI = re.compile(r"^thrift://[A-Za-z0-9.-]+:[0-9]{1,5}(,thrift://[A-Za-z0-9.-]+:[0-9]{1,5})*$")
 
 
 def _config_file() -> Path:
@@ -39,6 +42,20 @@ class Settings(BaseSettings):
         8080, ge=1, le=65535, description="Port of the local Airflow's api-server and UI."
     )
     airflow_parallelism: int = Field(2, ge=1, le=64, description="Tasks the local Airflow runs at once.")
+    metastore_uri: str | None = Field(
+        None,
+        description="Hive Metastore (thrift://host:port) holding the lake's tables for every engine and "
+        "client; unset = each Spark session registers the tables in its own in-memory catalog.",
+    )
+    metastore_host: str = Field(
+        "127.0.0.1", description="Interface the local Hive Metastore (`shoprec metastore up`) binds to."
+    )
+    metastore_port: int = Field(9083, ge=1, le=65535, description="Thrift port of the local Hive Metastore.")
+    metastore_jars: Path | None = Field(
+        None,
+        description="The local Hive Metastore's jars (infra/catalog/install.sh); "
+        "default $XDG_CACHE_HOME/shoprec/hive-metastore-4.0.0.",
+    )
     landing_dir: Path | None = Field(None, description="Landing files; default <home>/landing.")
     lake_dir: Path | None = Field(None, description="Delta tables; default <home>/lake.")
 
@@ -63,6 +80,16 @@ class Settings(BaseSettings):
             )
         return value or None
 
+    @field_validator("metastore_uri")
+    @classmethod
+    def _check_metastore(cls, value: str | None) -> str | None:
+        if value and not _METASTORE_URI.match(value):
+            raise ValueError(
+                "SHOPREC_METASTORE_URI must be a Hive Metastore Thrift URI like thrift://127.0.0.1:9083 "
+                f"(several separated by commas), got {value!r}"
+            )
+        return value or None
+
     @cached_property
     def landing(self) -> Path:
         """Folder holding the landing files (one folder per day)."""
@@ -77,6 +104,19 @@ class Settings(BaseSettings):
     def airflow_home(self) -> Path:
         """AIRFLOW_HOME of the local Airflow (`shoprec airflow up`): config, SQLite DB, logs."""
         return (self.home / "airflow").resolve()
+
+    @cached_property
+    def metastore_home(self) -> Path:
+        """Home of the local Hive Metastore (`shoprec metastore up`): config, Derby database, logs, PID."""
+        return (self.home / "metastore").resolve()
+
+    @cached_property
+    def metastore_lib(self) -> Path:
+        """Where infra/catalog/install.sh puts the local Hive Metastore's jars (fetched from Maven Central)."""
+        if self.metastore_jars is not None:
+            return self.metastore_jars.resolve()
+        cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+        return (cache / "shoprec" / "hive-metastore-4.0.0").resolve()
 
     @cached_property
     def demo_truth(self) -> Path:

@@ -3,8 +3,21 @@
 Job code uses the plain PySpark DataFrame API and standard Spark SQL, so it also runs on Apache
 Spark 4 Connect with delta-spark. What Sail (pysail 0.7) needs beyond that lives here and only here:
 
-- its catalog is in memory and per session, so every session registers every catalog table
-  (`CREATE SCHEMA/TABLE IF NOT EXISTS … USING delta LOCATION …`) when it opens;
+- its default catalog is in memory and per session, so every session registers every catalog table
+  (`CREATE SCHEMA/TABLE IF NOT EXISTS … USING delta LOCATION …`) when it opens. With a Hive Metastore
+  configured (`SHOPREC_METASTORE_URI`), every Sail server shoprec starts uses it as its catalog
+  (`SAIL_CATALOG__LIST`, read from the environment when a server is created): tables are registered
+  once, for every session and engine, and a session only registers what is missing or has changed
+  (`register_tables`);
+- a declared `TIMESTAMP` takes the session time zone (Arrow `Timestamp(µs, <zone>)`), while Delta
+  tables read back as `Timestamp(µs, "UTC")`, and re-registering an existing Delta table requires
+  the declared schema to equal the stored one exactly: from a session in any other zone (even
+  `Etc/UTC`) it fails with "Delta table already exists … with a different schema for field …".
+  `register_tables` switches the session to UTC while it registers and restores the zone after;
+  `registration_sql` (for clients without shoprec; Sail's SQL cannot set the session time zone)
+  registers an existing table holding timestamps without a column list, so its schema comes from
+  its Delta log whatever the client's zone. Reads are zone-proof either way: values are instants
+  stored in UTC, and the Hive Metastore maps `timestamp` to UTC too;
 - dynamic partition overwrite is not honoured (it replaces the whole table), so partitions are
   replaced with an explicit `replaceWhere` predicate;
 - NOT NULL column constraints are checked on rows a filter has already removed (a write of
@@ -20,6 +33,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -33,7 +47,7 @@ from shoprec.config import Settings
 
 if TYPE_CHECKING:
     from pysail.spark import SparkConnectServer
-    from pyspark.sql import Column, DataFrame, SparkSession
+    from pyspark.sql import Column, DataFrame, Row, SparkSession
 
 # Sail logs sessions and shutdown at INFO/WARN on stderr; keep the CLI readable unless RUST_LOG says otherwise.
 os.environ.setdefault("RUST_LOG", "error")
@@ -64,24 +78,64 @@ def naming(target: str) -> Iterator[None]:
         raise EngineError(f"{target}: {first_line(exc)}") from exc
 
 
-def start_sail(host: str = "127.0.0.1", port: int = 0) -> SparkConnectServer:
+_SAIL_ENVIRONMENT = threading.Lock()
+
+
+def start_sail(
+    host: str = "127.0.0.1", port: int = 0, metastore_uri: str | None = None
+) -> SparkConnectServer:
     """Start a Sail Spark Connect server in a background thread of this process.
 
     Args:
         host: Interface to bind; 127.0.0.1 unless the caller decides otherwise.
         port: TCP port; 0 picks a free one.
+        metastore_uri: A Hive Metastore (`thrift://host:port`, several separated by commas) to use
+            as the server's catalog; None keeps Sail's in-memory catalog (one per session).
 
     Returns:
         The running server; `server.listening_address` holds the bound (host, port).
     """
     from pysail.spark import SparkConnectServer
 
-    server = SparkConnectServer(host, port)
+    if metastore_uri:
+        from shoprec.hive_metastore import answers
+
+        if not answers(metastore_uri):
+            raise EngineError(
+                f"the Hive Metastore at {metastore_uri} (SHOPREC_METASTORE_URI) does not answer: "
+                "start the local one with `shoprec metastore up`, or unset SHOPREC_METASTORE_URI"
+            )
+    # Sail reads its configuration from the environment when the server object is created.
+    with _SAIL_ENVIRONMENT, _environment(sail_catalog_environment(metastore_uri)):
+        server = SparkConnectServer(host, port)
     try:
         server.start(background=True)
     except Exception as exc:  # pysail raises plain exceptions for bind errors
         raise EngineError(f"could not start the embedded Sail server on {host}:{port}: {exc}") from exc
     return server
+
+
+def sail_catalog_environment(metastore_uri: str | None) -> dict[str, str]:
+    """The Sail settings that make a Hive Metastore its only catalog (none for the in-memory default)."""
+    if not metastore_uri:
+        return {}
+    uris = ", ".join(f'"{uri.strip()}"' for uri in metastore_uri.split(","))
+    return {"SAIL_CATALOG__LIST": f'[{{name="sail", type="hive_metastore", uris=[{uris}]}}]'}
+
+
+@contextmanager
+def _environment(values: Mapping[str, str]) -> Iterator[None]:
+    """Set environment variables for the duration (callers hold `_SAIL_ENVIRONMENT`)."""
+    previous = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in previous.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def sail_url(server: SparkConnectServer) -> str:
@@ -112,7 +166,7 @@ def connect(url: str, settings: Settings, app_name: str = "shoprec") -> SparkSes
 @contextmanager
 def session(settings: Settings, app_name: str = "shoprec") -> Iterator[SparkSession]:
     """A Spark session for one unit of work: the configured remote, or an embedded Sail started and stopped here."""
-    server = None if settings.spark_remote else start_sail()
+    server = None if settings.spark_remote else start_sail(metastore_uri=settings.metastore_uri)
     url = settings.spark_remote or sail_url(server)
     try:
         spark = connect(url, settings, app_name)
@@ -126,18 +180,133 @@ def session(settings: Settings, app_name: str = "shoprec") -> Iterator[SparkSess
 
 
 def register_tables(spark: SparkSession, settings: Settings, tables: Sequence[Table] | None = None) -> None:
-    """Create every schema and table that does not exist yet (an empty Delta table at its location)."""
+    """Register every schema and table in the session's catalog; a no-op for what is registered as declared.
+
+    A missing table is created (an empty Delta table where its location holds no Delta log yet); a
+    table registered with other columns, comments or description (the catalog changed) is dropped
+    from the catalog and registered again (its data stays: every table is external); a table
+    registered at another location means the catalog serves another lake, and fails. Runs in UTC
+    whatever the session's time zone (see the module notes), then restores it.
+
+    Raises:
+        EngineError: A table is registered at another location than this lake's.
+    """
     tables = list(tables or catalog.TABLES.values())
-    for schema in catalog.schemas(tables):
-        spark.sql(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-    for table in tables:
-        spark.sql(table.ddl(settings.lake, not_null=False))
+    with _utc(spark):
+        for schema in catalog.schemas(tables):
+            _create(spark, f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        for table in tables:
+            registered = _registration(spark, table)
+            if registered is not None:
+                if _as_declared(registered, table, settings):
+                    continue
+                spark.sql(f"DROP TABLE IF EXISTS {table.name}")
+            _create(spark, table.ddl(settings.lake, not_null=False))
+
+
+def _create(spark: SparkSession, statement: str) -> None:
+    """Run a CREATE … IF NOT EXISTS; another session creating the same object at once is no failure.
+
+    Two sessions that both find a schema or table missing both create it; in a Hive Metastore
+    the second fails ("already exists", or Derby's duplicate key).
+    """
+    from pyspark.errors import PySparkException
+
+    try:
+        spark.sql(statement)
+    except PySparkException as exc:
+        message = str(exc).lower()
+        if "already exists" not in message and "duplicate key" not in message:
+            raise
+
+
+def _registration(spark: SparkSession, table: Table) -> list[Row] | None:
+    """`DESCRIBE TABLE EXTENDED` of the table as registered, or None when the catalog lacks it.
+
+    One call per table (a Hive Metastore answers it in milliseconds; `SHOW TABLES` and
+    `catalog.tableExists` take a few hundred).
+    """
+    from pyspark.errors import AnalysisException
+
+    try:
+        return spark.sql(f"DESCRIBE TABLE EXTENDED {table.name}").collect()
+    except AnalysisException as exc:
+        if "TABLE_OR_VIEW_NOT_FOUND" in str(exc).splitlines()[0]:
+            return None
+        raise
+
+
+def _as_declared(registration: list[Row], table: Table, settings: Settings) -> bool:
+    """Whether a registration (DESCRIBE rows) has the declared columns, comments and description.
+
+    Raises:
+        EngineError: The catalog holds the table at another location (it serves another lake).
+    """
+    columns: list[tuple[str, str, str | None]] = []
+    details: dict[str, str] = {}
+    in_columns = True
+    for row in registration:
+        if not row.col_name or row.col_name.startswith("#"):
+            in_columns = False
+        elif in_columns:
+            columns.append((row.col_name, row.data_type.lower(), row.comment))
+        else:
+            details[row.col_name] = row.data_type
+    location = _plain_path(details.get("Location", ""))
+    expected = str(table.location(settings.lake))
+    if location and location != expected:
+        raise EngineError(
+            f"{table.name}: the catalog holds it at {location}, this lake's copy is at {expected}; "
+            "one catalog (Hive Metastore) serves one lake: point SHOPREC_METASTORE_URI at this lake's, "
+            f"or drop the other registration (DROP TABLE {table.name}; its data stays)"
+        )
+    declared = [(c.name, c.type.lower(), c.comment) for c in table.columns]
+    return columns == declared and details.get("Comment") == table.description
+
+
+def _plain_path(location: str) -> str:
+    """A catalog location as a plain path (`file:/x/`, `file:///x` -> `/x`)."""
+    for prefix in ("file://", "file:"):
+        if location.startswith(prefix):
+            location = location[len(prefix) :]
+            break
+    return location.rstrip("/") or location
+
+
+@contextmanager
+def _utc(spark: SparkSession) -> Iterator[None]:
+    """Run the block with the session time zone set to UTC, then restore the session's own."""
+    key = "spark.sql.session.timeZone"
+    zone = spark.conf.get(key)
+    if zone == "UTC":
+        yield
+        return
+    spark.conf.set(key, "UTC")
+    try:
+        yield
+    finally:
+        spark.conf.set(key, zone)
 
 
 def registration_sql(settings: Settings) -> str:
-    """The SQL that registers every table, for clients that connect to a served lake without shoprec."""
+    """The SQL that registers every table, for clients that connect to a served lake without shoprec.
+
+    It works from a session in any time zone: a table whose Delta log exists and that holds
+    timestamps is registered without a column list (its schema comes from the log; Sail's
+    in-memory catalog then lists no columns in DESCRIBE for it); the others with their declared
+    columns and comments.
+    """
     statements = [f"CREATE SCHEMA IF NOT EXISTS {s}" for s in catalog.schemas()]
-    statements += [t.ddl(settings.lake, not_null=False) for t in catalog.TABLES.values()]
+    for table in catalog.TABLES.values():
+        location = table.location(settings.lake)
+        has_log = (location / "_delta_log").is_dir()
+        if has_log and any(c.type == "TIMESTAMP" for c in table.columns):
+            statements.append(
+                f"CREATE TABLE IF NOT EXISTS {table.name} USING delta\n"
+                f"LOCATION {sql_string(str(location))}\nCOMMENT {sql_string(table.description)}"
+            )
+        else:
+            statements.append(table.ddl(settings.lake, not_null=False))
     return ";\n\n".join(statements) + ";\n"
 
 

@@ -23,6 +23,7 @@ from shoprec.cli import (
     ingest,
     lake,
     land,
+    metastore,
     models,
     recommend,
     sql,
@@ -50,6 +51,7 @@ app.command("backtest")(backtest.backtest)
 app.command("validate")(validate.validate)
 app.command("sql")(sql.sql)
 app.add_typer(lake.app, name="lake")
+app.add_typer(metastore.app, name="metastore")
 app.add_typer(models.app, name="models")
 app.add_typer(airflow.app, name="airflow")
 

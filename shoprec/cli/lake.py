@@ -29,7 +29,10 @@ def tables() -> None:
 
 @app.command("ddl")
 def ddl() -> None:
-    """Print the SQL that registers every table, for Spark clients connecting without shoprec."""
+    """Print the SQL that registers every table, for Spark clients without shoprec and without a shared catalog.
+
+    The statements work from a session in any time zone; with SHOPREC_METASTORE_URI set, clients need none.
+    """
     typer.echo(engine.registration_sql(settings()))
 
 
@@ -42,19 +45,34 @@ def serve(
         int | None, typer.Option(help="Port (default SHOPREC_LAKE_PORT, 50051; 0 = any free).")
     ] = None,
 ) -> None:
-    """Run a Spark Connect server (Sail) over the lake in the foreground until Ctrl-C."""
+    """Run a Spark Connect server (Sail) over the lake in the foreground until Ctrl-C.
+
+    With SHOPREC_METASTORE_URI set, the server's catalog is that Hive Metastore: every table is
+    registered there (once; later starts only fix what changed) and any Spark client finds it by
+    name, with no DDL and in any session time zone. Without it, each session has its own in-memory
+    catalog and plain clients register the tables themselves (`shoprec lake ddl`).
+    """
     cfg = settings()
     with reported(OSError):
-        server = engine.start_sail(host or cfg.lake_host, cfg.lake_port if port is None else port)
+        server = engine.start_sail(
+            host or cfg.lake_host, cfg.lake_port if port is None else port, cfg.metastore_uri
+        )
         url = engine.sail_url(server)
-        check = engine.connect(url, cfg, "shoprec-lake-serve")  # creates any table that does not exist yet
+        check = engine.connect(url, cfg, "shoprec-lake-serve")  # registers every table (creates missing ones)
         check.stop()
     typer.echo(f"serving the shoprec lake at {url}")
     typer.echo(f'  shoprec:  SHOPREC_SPARK_REMOTE={url} shoprec sql "SHOW TABLES IN raw"')
-    typer.echo(f"  PySpark:  from shoprec.spark import connect; spark = connect('{url}', Settings())")
-    typer.echo(
-        "  other clients: run the statements of `shoprec lake ddl` once per session (Sail's catalog is per session)"
-    )
+    typer.echo(f"  PySpark:  SparkSession.builder.remote('{url}').getOrCreate()")
+    if cfg.metastore_uri:
+        typer.echo(
+            f"  catalog:  Hive Metastore {cfg.metastore_uri}: every session sees every table by name, "
+            "no DDL, any time zone"
+        )
+    else:
+        typer.echo(
+            "  catalog:  in memory, per session: plain clients run `shoprec lake ddl` once per session "
+            "(shared catalog: `shoprec metastore up`, then SHOPREC_METASTORE_URI)"
+        )
     typer.echo("press Ctrl-C to stop")
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
