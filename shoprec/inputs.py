@@ -1,10 +1,13 @@
 """Input checks shared by every job: a missing upstream day is an error, never an empty output.
 
 A day counts as present in a date-partitioned table when the table has rows for it, or, for the
-event tables, when ingest recorded the day with no accepted events (`ops.ingest_runs`): a day the
-source declared quiet (a shop closed on Sundays, an empty-day marker written by `shoprec land`)
-is legitimately empty. Anything else missing fails with the table, the days and the command that
-builds them, e.g. `clean.events has no rows for 2026-01-03: run shoprec clean --date 2026-01-03`.
+tables of the events themselves, when ingest ran for the day and accepted no events
+(`ops.ingest_runs`; the validation gate then judges the emptiness). A day ingested from an
+empty-day marker alone (`shoprec land` writes them for days without events inside a log's range,
+e.g. a shop closed on Sundays) is *declared quiet*: its emptiness is legitimate, so validation
+skips it and training has nothing to learn on it. Anything else missing fails with the table, the
+days and the command that builds them, e.g. `clean.events has no rows for 2026-01-03: run shoprec
+clean --date 2026-01-03`.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from shoprec.catalog import Table
 from shoprec.config import Settings
 
 if TYPE_CHECKING:
+    import pandas as pd
     from pyspark.sql import SparkSession
 
 BUILT_BY: dict[str, str] = {
@@ -32,7 +36,7 @@ BUILT_BY: dict[str, str] = {
 """The `shoprec` command that writes each date-partitioned table a job may need."""
 
 QUIET_DAY_TABLES = (catalog.RAW_EVENTS.name, catalog.CLEAN_EVENTS.name, catalog.TRAINING_EXAMPLES.name)
-"""Tables partitioned by the day of the events themselves: empty on a day the source declared quiet."""
+"""Tables partitioned by the day of the events themselves: empty on a day ingest accepted no events."""
 
 
 class MissingInputError(ValueError):
@@ -57,29 +61,40 @@ def missing_days(spark: SparkSession, settings: Settings, table: Table, days: li
     return [day for day in days if day not in present]
 
 
-def quiet_days(spark: SparkSession, settings: Settings, days: list[date]) -> set[date]:
-    """The days among `days` whose latest ingest run accepted no events (declared empty by the source)."""
-    from pyspark.sql import Window
+def _latest_runs(runs: pd.DataFrame, days: list[date]) -> pd.DataFrame:
+    """Each day's latest ops.ingest_runs row among `days`."""
+    mine = runs[runs["event_date"].isin(days)].sort_values("started_at")
+    return mine.groupby("event_date").tail(1)
+
+
+def empty_days(
+    spark: SparkSession, settings: Settings, days: list[date], *, declared: bool = False
+) -> set[date]:
+    """The days among `days` whose latest ingest run accepted no events.
+
+    Args:
+        spark: A session that can read the lake.
+        settings: Where the lake lives.
+        days: The days to look at.
+        declared: Only the days declared quiet (ingested from an empty-day marker, no files).
+    """
     from pyspark.sql import functions as F
 
     from shoprec import spark as engine
 
     if not days:
         return set()
-    latest = Window.partitionBy("event_date").orderBy(F.desc("started_at"))
     runs = (
         engine.read(spark, catalog.OPS_INGEST_RUNS, settings)
         .where(F.col("event_date").between(F.lit(min(days)), F.lit(max(days))))
-        .withColumn("_latest", F.row_number().over(latest))
-        .where((F.col("_latest") == 1) & (F.col("accepted_rows") == 0))
-        .select("event_date")
-        .collect()
+        .select("event_date", "started_at", "files", "accepted_rows")
+        .toPandas()
     )
-    return {row[0] for row in runs}
+    return _empty(_latest_runs(runs, days), declared)
 
 
-def quiet_days_in_lake(settings: Settings, days: list[date]) -> set[date]:
-    """`quiet_days` without Spark (delta-rs), for the trainers."""
+def empty_days_in_lake(settings: Settings, days: list[date], *, declared: bool = False) -> set[date]:
+    """`empty_days` without Spark (delta-rs), for the trainers."""
     from shoprec import lake
 
     if not days:
@@ -88,9 +103,14 @@ def quiet_days_in_lake(settings: Settings, days: list[date]) -> set[date]:
         runs = lake.to_pandas(catalog.OPS_INGEST_RUNS, settings)
     except FileNotFoundError:
         return set()
-    runs = runs[runs["event_date"].isin(days)].sort_values("started_at")
-    latest = runs.groupby("event_date").tail(1)
-    return set(latest.loc[latest["accepted_rows"] == 0, "event_date"])
+    return _empty(_latest_runs(runs, days), declared)
+
+
+def _empty(latest: pd.DataFrame, declared: bool) -> set[date]:
+    empty = latest["accepted_rows"] == 0
+    if declared:
+        empty &= latest["files"] == 0
+    return set(latest.loc[empty, "event_date"])
 
 
 def fix_command(table: Table, days: list[date]) -> str:
@@ -127,8 +147,8 @@ def require_days(
     """
     missing = missing_days(spark, settings, table, sorted(set(days)))
     if missing and table.name in QUIET_DAY_TABLES:
-        quiet = quiet_days(spark, settings, missing)
-        missing = [day for day in missing if day not in quiet]
+        ingested_empty = empty_days(spark, settings, missing)
+        missing = [day for day in missing if day not in ingested_empty]
     if missing:
         why = f" {purpose}" if purpose else ""
         raise MissingInputError(

@@ -300,7 +300,7 @@ class Context:
         return (
             self.day is not None
             and self.table.name in inputs.QUIET_DAY_TABLES
-            and self.day in inputs.quiet_days(self.spark, self.settings, [self.day])
+            and self.day in inputs.empty_days(self.spark, self.settings, [self.day], declared=True)
         )
 
 

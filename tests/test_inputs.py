@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from pyspark.sql import SparkSession
@@ -14,12 +14,14 @@ from shoprec.config import Settings
 DAY = date(2026, 1, 3)
 
 
-def _ingest_run(spark: SparkSession, settings: Settings, day: date, accepted: int, started: datetime) -> None:
+def _ingest_run(
+    spark: SparkSession, settings: Settings, day: date, accepted: int, started: datetime, files: int = 0
+) -> None:
     row = {
-        "run_id": f"r{day}{accepted}",
+        "run_id": f"r{day}{accepted}{files}",
         "event_date": day,
         "source_format": "jsonl",
-        "files": 0,
+        "files": files,
         "read_rows": accepted,
         "accepted_rows": accepted,
         "rejected_rows": 0,
@@ -72,6 +74,20 @@ def test_a_day_the_source_declared_quiet_is_present(spark: SparkSession, setting
 def test_only_the_latest_ingest_run_of_a_day_decides(spark: SparkSession, settings: Settings) -> None:
     _ingest_run(spark, settings, DAY, accepted=0, started=datetime(2026, 1, 4, 3, tzinfo=UTC))
     _ingest_run(spark, settings, DAY, accepted=5, started=datetime(2026, 1, 4, 4, tzinfo=UTC))
-    assert inputs.quiet_days(spark, settings, [DAY]) == set()
+    assert inputs.empty_days(spark, settings, [DAY]) == set()
     with pytest.raises(inputs.MissingInputError, match="run shoprec ingest --date 2026-01-03"):
         inputs.require_days(spark, settings, catalog.RAW_EVENTS, [DAY])
+
+
+def test_an_empty_export_is_present_but_only_a_marker_day_is_declared_quiet(
+    spark: SparkSession, settings: Settings
+) -> None:
+    marker_day, empty_export = DAY, DAY + timedelta(days=1)
+    _ingest_run(spark, settings, marker_day, accepted=0, started=datetime(2026, 1, 4, 3, tzinfo=UTC))
+    _ingest_run(
+        spark, settings, empty_export, accepted=0, started=datetime(2026, 1, 5, 3, tzinfo=UTC), files=1
+    )
+    inputs.require_days(spark, settings, catalog.RAW_EVENTS, [marker_day, empty_export])  # both ingested
+    assert inputs.empty_days(spark, settings, [marker_day, empty_export]) == {marker_day, empty_export}
+    assert inputs.empty_days(spark, settings, [marker_day, empty_export], declared=True) == {marker_day}
+    assert inputs.empty_days_in_lake(settings, [marker_day, empty_export], declared=True) == {marker_day}

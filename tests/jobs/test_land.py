@@ -20,7 +20,7 @@ from pyspark.sql import SparkSession
 from jobs import ingest
 from jobs import land as job
 from jobs.land_sources import LandError, LandOptions, column_mapping, event_type_mapping
-from shoprec import landing
+from shoprec import landing, validation
 from shoprec.config import Settings
 
 SHOPREC = str(Path(sys.executable).with_name("shoprec"))
@@ -480,6 +480,11 @@ def test_carried_rejects_and_empty_days_through_ingest(
     with pytest.raises(ingest.IngestError, match=r"3 of 19 event rows rejected"):
         ingest.ingest_day(spark, settings, date(2026, 1, 1))
     ingest.ingest_day(spark, settings, date(2026, 1, 1), max_reject_rate=0.25)
+    quiet = validation.validate(spark, settings, "raw.events", date(2026, 1, 2))  # the marker day
+    assert not quiet.blocking_failed
+    assert {r.note for r in quiet.results} == {
+        "skipped: the source declared no events on 2026-01-02 (a quiet day; see shoprec.inputs)"
+    }
     with pytest.raises(ingest.IngestError, match="no event files for 2026-01-04"):
         ingest.ingest_day(spark, settings, date(2026, 1, 4))
 
