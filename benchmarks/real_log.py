@@ -29,6 +29,7 @@ import os
 import shlex
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import date, timedelta
 from pathlib import Path
@@ -40,21 +41,25 @@ SHOPREC = str(Path(sys.executable).with_name("shoprec"))
 
 
 def measured(args: list[str], env: dict[str, str]) -> dict[str, object]:
-    """Run `shoprec *args`, sampling the peak RSS of its whole process tree; fail loudly on a non-zero exit."""
+    """Run `shoprec *args`, sampling the peak RSS of its whole process tree; fail loudly on a non-zero exit.
+
+    Output goes to temporary files, not pipes: a chatty step would block on a full pipe while sampled.
+    """
     began = time.perf_counter()
-    process = subprocess.Popen(
-        [SHOPREC, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    root = psutil.Process(process.pid)
-    peak = 0
-    while process.poll() is None:
-        try:
-            tree = [root, *root.children(recursive=True)]
-            peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
-        except psutil.Error:
-            pass
-        time.sleep(0.1)
-    stdout, stderr = process.communicate()
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        process = subprocess.Popen([SHOPREC, *args], env=env, stdout=out, stderr=err, text=True)
+        root = psutil.Process(process.pid)
+        peak = 0
+        while process.poll() is None:
+            try:
+                tree = [root, *root.children(recursive=True)]
+                peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
+            except psutil.Error:
+                pass
+            time.sleep(0.1)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
     if process.returncode:
         raise SystemExit(f"shoprec {' '.join(args)} failed ({process.returncode}):\n{stderr[-3000:]}")
     return {
