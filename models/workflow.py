@@ -125,13 +125,13 @@ def run(
     """Train, export, evaluate, register and (maybe) promote a ranker for `options.day`."""
     quiet_library_logs()
     location = catalog.TRAINING_EXAMPLES.location(settings.lake)
-    quiet = inputs.quiet_days_in_lake(settings, [*options.train_dates, options.day])
-    if options.day in quiet:
-        raise DataError(f"the source declared {options.day} quiet (no events): validate on another --date")
-    train_dates = tuple(d for d in options.train_dates if d not in quiet)  # nothing to learn on a quiet day
+    empty = inputs.empty_days_in_lake(settings, [*options.train_dates, options.day])
+    if options.day in empty:
+        raise DataError(f"{options.day} has no events (ingest accepted none): validate on another --date")
+    train_dates = tuple(d for d in options.train_dates if d not in empty)  # nothing to learn on an empty day
     if not train_dates:
         raise DataError(
-            f"every training label day ({options.train_dates[0]}..{options.train_dates[-1]}) was quiet"
+            f"no training label day ({options.train_dates[0]}..{options.train_dates[-1]}) has events"
         )
     train_examples = open_examples(location, train_dates)
     valid_examples = open_examples(location, (options.day,), train_examples.version)
