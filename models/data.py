@@ -107,8 +107,14 @@ class Examples:
             )
 
 
-def open_examples(location: Path, dates: Sequence[date], version: int | None = None) -> Examples:
-    """Open training.examples at `version` (latest when None) for `dates`; every date must have rows."""
+def open_examples(
+    location: Path, dates: Sequence[date], version: int | None = None, *, skip_empty: bool = False
+) -> Examples:
+    """Open training.examples at `version` (latest when None) for `dates`.
+
+    Every date must have rows, unless `skip_empty`: then dates without rows are left out (a label
+    day whose candidates held none of the day's interactions) and only none at all is an error.
+    """
     try:
         table = DeltaTable(str(location), version=version)
     except TableNotFoundError:
@@ -119,7 +125,10 @@ def open_examples(location: Path, dates: Sequence[date], version: int | None = N
     check_schema(dataset.schema)
     rows = {d: dataset.count_rows(filter=_dates_filter([d])) for d in dates}
     empty = [d.isoformat() for d, n in rows.items() if n == 0]
-    if empty:
+    if skip_empty and len(empty) < len(rows):
+        rows = {d: n for d, n in rows.items() if n}
+        dates = tuple(rows)
+    elif empty:
         raise DataError(
             f"{TABLE.name} (version {table.version()}) has no rows for label_date {', '.join(empty)}; "
             f"run `shoprec examples` for those dates"

@@ -133,7 +133,13 @@ def run(
         raise DataError(
             f"no training label day ({options.train_dates[0]}..{options.train_dates[-1]}) has events"
         )
-    train_examples = open_examples(location, train_dates)
+    train_examples = open_examples(location, train_dates, skip_empty=True)
+    left_out = sorted(set(train_dates) - set(train_examples.dates))
+    if left_out:
+        progress(
+            f"label days without examples, left out: {', '.join(map(str, left_out))} (none of the day's "
+            "interactions was among its candidates, or `shoprec examples` did not run for it)"
+        )
     valid_examples = open_examples(location, (options.day,), train_examples.version)
     if steps_per_epoch(train_examples, options.batch_size, options.nproc) == 0:
         raise DataError(

@@ -68,6 +68,15 @@ def test_missing_label_date_is_named(examples_table: Path) -> None:
         open_examples(examples_table, [date(2027, 1, 1)])
 
 
+def test_days_without_examples_can_be_left_out_but_not_all_of_them(examples_table: Path) -> None:
+    missing = date(2027, 1, 1)
+    opened = open_examples(examples_table, [DAYS[0], missing], skip_empty=True)
+    assert opened.dates == (DAYS[0],)
+    assert opened.rows == ROWS_PER_DAY
+    with pytest.raises(DataError, match="no rows for label_date 2027-01-01"):
+        open_examples(examples_table, [missing], skip_empty=True)
+
+
 def test_missing_table_says_how_to_build_it(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="run `shoprec examples` first"):
         open_examples(tmp_path / "nothing", TRAIN_DAYS)

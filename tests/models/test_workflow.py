@@ -23,7 +23,9 @@ from tests.models.conftest import DAYS, ROWS_PER_DAY, VALID_DAY
 from tests.models.synthetic import write_examples
 
 SHOPREC = str(Path(sys.executable).with_name("shoprec"))
-OPTIONS = TrainOptions(day=VALID_DAY, days=4, batch_size=128, embedding_dim=8, epochs=1)
+# Batch 128 with 8-dim embeddings for 1 epoch learned the planted structure for some seeds only (the
+# model sat at the base rate for others); batch 64, 16 dims and 2 epochs learned it for every seed tried.
+OPTIONS = TrainOptions(day=VALID_DAY, days=4, batch_size=64, embedding_dim=16, epochs=2)
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +49,7 @@ def test_first_model_is_registered_with_its_inputs_and_becomes_champion(
     )
     run = registry.client.get_run(record.run_id)
     assert run.data.tags["input.training.examples"] == "4"  # one Delta commit per written day: versions 0..4
-    assert run.data.params["embedding_dim"] == "8" and run.data.metrics["auc"] > 0.75
+    assert run.data.params["embedding_dim"] == "16" and run.data.metrics["auc"] > 0.75
     assert len(registry.client.get_metric_history(record.run_id, "train_loss")) >= 1
     files = {f.path for f in registry.client.list_artifacts(record.run_id, "model")}
     assert files == {"model/model.pt", "model/spec.json", "model/model_config.json"}
