@@ -5,13 +5,17 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+from jobs import baselines, planted_ceiling
+from jobs.ranking_metrics import ranking_metrics
 from shoprec.demo_data import SCALES, GenerationStats, generate
 
 START = date(2026, 1, 1)  # a Thursday
@@ -19,6 +23,8 @@ EVENT_KEYS = {"event_id", "user_id", "item_id", "event_type", "event_ts", "sessi
 TS_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 HEX16_RE = re.compile(r"^[0-9a-f]{16}$")
 BEHAVIOR_COLUMNS = ["user_id", "item_id", "category_id", "behavior_type", "timestamp"]
+TRUTH_ITEM_COLUMNS = ["item_id", "category_id", "brand_id", "popularity", "listed_date"]
+TRUTH_ITEM_EXTRA_COLUMNS = ["consumable", "repurchase_days", "trend_boost", "trend_peak", "trend_days"]
 World = tuple[Path, Path, GenerationStats, list[str]]
 
 
@@ -130,14 +136,22 @@ def test_layout_and_keys(world: World, events: pd.DataFrame) -> None:
     current = prefs[prefs["valid_to"].isna()]
     assert current["user_id"].nunique() == world[2].users
     items = pq.read_table(truth / "items.parquet").to_pandas()
-    assert list(items.columns) == ["item_id", "category_id", "brand_id", "popularity", "listed_date"]
+    assert list(items.columns) == [*TRUTH_ITEM_COLUMNS, *TRUTH_ITEM_EXTRA_COLUMNS]
     assert len(items) == world[2].items
+    assert items["consumable"].any() and not items["consumable"].all()
+    assert items["repurchase_days"].notna().eq(items["consumable"]).all()
+    trending = items["trend_boost"] > 0
+    assert items["trend_peak"].notna().eq(trending).all() and items["trend_days"].notna().eq(trending).all()
+    habits = pq.read_table(truth / "habits.parquet").to_pandas()
+    assert list(habits.columns) == ["user_id", "item_id", "interval_days", "valid_from", "valid_to"]
+    assert set(habits["item_id"]) <= set(items.loc[items["consumable"], "item_id"])
     params = json.loads((truth / "params.json").read_text())
     assert params["scale"] == "tiny"
     assert params["seed"] == 3
     assert params["start"] == "2026-01-01"
     assert params["days"] == 7
     assert "click_given_view" in params["funnel"]
+    assert 0 < params["storewide_share"] < 1
 
 
 def test_events_within_day_and_sessions_increasing(events: pd.DataFrame) -> None:
@@ -357,3 +371,140 @@ def test_bad_arguments(tmp_path: Path, kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         generate(tmp_path / "landing", tmp_path / "truth", **args)
     assert not (tmp_path / "landing").exists()
+
+
+# --- the shop's shape on the small scale: popularity head, restocking, weekly pattern, trends ----------
+
+SMALL_DAYS = 14  # 2026-01-01 (Thursday) .. 2026-01-14: two weekends
+
+
+@dataclass(frozen=True)
+class Small:
+    events: pd.DataFrame  # the behaviour log (no clicks) with its landing day
+    items: pd.DataFrame  # the truth files
+    habits: pd.DataFrame
+    preferences: pd.DataFrame
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory: pytest.TempPathFactory) -> Small:
+    """Two weeks of the small shop as a behaviour log, with its truth."""
+    root = tmp_path_factory.mktemp("small")
+    generate(
+        root / "landing",
+        root / "truth",
+        scale="small",
+        start=START,
+        days=SMALL_DAYS,
+        event_format="behavior-log",
+    )
+    frames = [
+        pd.read_csv(f, header=None, names=BEHAVIOR_COLUMNS).assign(day=f.parent.name[5:])
+        for f in sorted((root / "landing" / "events").glob("*/events-*.csv"))
+    ]
+    truth = {
+        name: pq.read_table(root / "truth" / f"{name}.parquet").to_pandas()
+        for name in ("items", "habits", "preferences")
+    }
+    return Small(events=pd.concat(frames, ignore_index=True), **truth)
+
+
+def _head_share(events: pd.DataFrame, n_items: int) -> float:
+    counts = events["item_id"].value_counts()
+    return counts.head(n_items // 100).sum() / counts.sum()
+
+
+def test_a_small_head_of_items_takes_a_large_share(small: Small) -> None:
+    events, items = small.events, small.items
+    views, buys = events[events["behavior_type"] == "pv"], events[events["behavior_type"] == "buy"]
+    for frame in (views, buys):
+        assert 0.15 < _head_share(frame, len(items)) < 0.5  # the top 1% of the catalogue
+    # the head is storewide: the 20 most viewed items come from many categories
+    top = views["item_id"].value_counts().head(20).index
+    assert items.set_index("item_id").loc[top, "category_id"].nunique() >= 8
+    # while users keep to their categories: most of a user's purchases are in few categories
+    per_user = buys.groupby("user_id")["category_id"].agg(["nunique", "size"])
+    repeat_buyers = per_user[per_user["size"] >= 4]
+    assert (repeat_buyers["nunique"] / repeat_buyers["size"]).mean() < 0.7
+
+
+def test_views_follow_the_truths_attractiveness(small: Small) -> None:
+    events, items = small.events, small.items
+    views = events[events["behavior_type"] == "pv"]["item_id"].value_counts()
+    old = items[pd.to_datetime(items["listed_date"]) < pd.Timestamp(START) - pd.Timedelta(days=60)]
+    steady = old[old["trend_boost"] == 0].assign(
+        views=lambda f: views.reindex(f["item_id"]).fillna(0).to_numpy()
+    )
+    assert steady["popularity"].corr(steady["views"], method="spearman") > 0.6
+
+
+def test_consumables_are_bought_again_by_the_same_user(small: Small) -> None:
+    events, items, habits = small.events, small.items, small.habits
+    buys = events[events["behavior_type"] == "buy"].merge(items[["item_id", "consumable"]], on="item_id")
+    buys = buys.sort_values("timestamp")
+    buys["again"] = buys.duplicated(["user_id", "item_id"])
+    repeat_share = buys.groupby("consumable")["again"].mean()
+    assert repeat_share[True] > 0.05
+    assert repeat_share[False] == 0  # durables are bought once
+    # at the user's own interval: the gaps between purchases of a habit's item match its interval
+    again = buys[buys["consumable"]].copy()
+    again["gap"] = again.groupby(["user_id", "item_id"])["timestamp"].diff() / 86_400
+    gaps = again.dropna(subset=["gap"]).merge(habits, on=["user_id", "item_id"])
+    ratio = (gaps["gap"] / gaps["interval_days"]).median()
+    assert len(gaps) > 100
+    assert 0.7 < ratio < 1.3
+    # the repeats are the planted habits
+    repeated = again.dropna(subset=["gap"])[["user_id", "item_id"]].drop_duplicates()
+    planted = repeated.merge(habits[["user_id", "item_id"]].drop_duplicates(), how="inner")
+    assert len(planted) > 0.8 * len(repeated)
+
+
+def test_weekends_are_busier(small: Small) -> None:
+    events = small.events
+    per_day = events.groupby("day").size()
+    weekday = pd.to_datetime(per_day.index).dayofweek
+    assert len(per_day) == SMALL_DAYS
+    assert per_day[weekday >= 5].mean() > 1.15 * per_day[weekday <= 3].mean()
+
+
+def test_trending_items_rise_and_fade(small: Small) -> None:
+    events, items = small.events, small.items
+    views = events[events["behavior_type"] == "pv"].groupby(["item_id", "day"]).size().rename("views")
+    trending = items[(items["trend_boost"] > 5) & items["trend_peak"].notna()]
+    days = pd.Series(pd.to_datetime(sorted(events["day"].unique())))
+    near = far = near_days = far_days = 0
+    for item in trending.itertuples():
+        listed = pd.Timestamp(item.listed_date)
+        distance = ((days - pd.Timestamp(item.trend_peak)).dt.days.abs() / item.trend_days)[days >= listed]
+        keys = [(item.item_id, d.date().isoformat()) for d in days[distance.index]]
+        counts = views.reindex(keys, fill_value=0).to_numpy()
+        near += counts[(distance <= 0.5).to_numpy()].sum()
+        near_days += int((distance <= 0.5).sum())
+        far += counts[(distance >= 2.5).to_numpy()].sum()
+        far_days += int((distance >= 2.5).sum())
+    assert near_days > 20 and far_days > 20
+    assert near / near_days > 3 * far / far_days
+
+
+def test_popularity_is_a_fair_opponent_and_the_truth_a_ceiling(small: Small) -> None:
+    events, items = small.events, small.items
+    history = events.assign(
+        event_type=events["behavior_type"].map(
+            {"pv": "view", "fav": "fav", "cart": "cart", "buy": "purchase"}
+        ),
+        event_date=pd.to_datetime(events["day"]).dt.date,
+    )
+    run_date = START + timedelta(days=SMALL_DAYS - 2)
+    later = history[history["event_date"] > run_date]
+    target = later[later["event_type"].isin(["cart", "purchase"])][["user_id", "item_id"]].drop_duplicates()
+    users = np.sort(target["user_id"].unique())
+    past = history[history["event_date"] <= run_date]
+    bought = baselines.bought_recently(past, run_date, users)
+    popular = baselines.ranking_lists(baselines.popularity_ranking(past, run_date, 30), users, 20, bought)
+    catalogue = items.loc[items["listed_date"] <= run_date, "item_id"].to_numpy()
+    planted = planted_ceiling.planted_lists(
+        small.preferences, items, catalogue, users, bought, run_date + timedelta(days=1), 20
+    )
+    popularity_recall = ranking_metrics(popular, target, 20)["recall"]
+    planted_recall = ranking_metrics(baselines.filled(planted, popular, 20), target, 20)["recall"]
+    assert planted_recall > 1.5 * popularity_recall > 0.3 * planted_recall
