@@ -15,7 +15,8 @@ list (user_id, rank, item_id) of at most K items, best first.
   `KNN_NEIGHBOURS` most similar items; a user's score for an item is sum over the user's items i
   of affinity(i) * similarity(i, item). Items the user interacted with are removed.
 - ``cooccurrence``: items sharing sessions with the user's items of the last 7 days (sessions of
-  the 30 days up to D; score = shared sessions / sqrt(sessions of each item), best anchor wins).
+  the 30 days up to D; score = shared sessions / sqrt(sessions of each item), each anchor's
+  COOCCURRENCE_PARTNERS best partners, best anchor wins).
 - ``buy_again``: the user's own past purchases, most often bought first (ties: the more recent);
   computed only for shops where repeat purchases are normal.
 
@@ -25,6 +26,7 @@ purchases are allowed, no method lists an item the user bought in the `BOUGHT_DA
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, timedelta
 
 import numpy as np
@@ -40,7 +42,12 @@ COOCCURRENCE_DAYS = 30
 ANCHOR_DAYS = 7
 AFFINITY_HALF_LIFE_DAYS = 30.0
 KNN_NEIGHBOURS = 50
+COOCCURRENCE_PARTNERS = 50  # each anchor's best partners (the K best per user lie among them for K <= 50)
+CHUNK = (
+    1024  # item rows per sparse product: memory follows the kept entries, not the full item x item product
+)
 LIST_COLUMNS = ["user_id", "rank", "item_id"]
+ScoreFn = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]  # (row, column, shared count) -> score
 
 
 def _since(events: pd.DataFrame, day: date, days: int) -> pd.DataFrame:
@@ -109,6 +116,36 @@ def affinities(events: pd.DataFrame, day: date) -> pd.DataFrame:
     return frame.groupby(["user_id", "item_id"], as_index=False)["affinity"].sum()
 
 
+def _top_per_row(
+    left: sparse.csr_matrix, right: sparse.csr_matrix, rows: np.ndarray, score: ScoreFn, keep: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each of `rows`, its `keep` best columns of (left[rows] @ right) by `score`, the diagonal left out.
+
+    Computed CHUNK rows at a time, so memory follows the kept entries, not the full product (head
+    items co-occur with almost everything).
+
+    Returns:
+        (row, column, score) arrays, best first within a row (ties: smaller column).
+    """
+    found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    for start in range(0, len(rows), CHUNK):
+        chunk = rows[start : start + CHUNK]
+        product = (left[chunk] @ right).tocoo()
+        row, col = chunk[product.row], product.col
+        off = row != col
+        row, col, value = row[off], col[off], score(row[off], col[off], product.data[off])
+        order = np.lexsort((col, -value, row))
+        row, col, value = row[order], col[order], value[order]
+        first = np.r_[0, np.flatnonzero(np.diff(row)) + 1]
+        position = np.arange(len(row)) - np.repeat(first, np.diff(np.r_[first, len(row)]))
+        best = position < keep
+        found.append((row[best], col[best], value[best]))
+    if not found:
+        empty = np.array([], dtype=np.int64)
+        return empty, empty, np.array([], dtype=np.float64)
+    return tuple(np.concatenate(parts) for parts in zip(*found, strict=True))  # type: ignore[return-value]
+
+
 def jaccard_neighbours(pairs: pd.DataFrame, neighbours: int = KNN_NEIGHBOURS) -> sparse.csr_matrix:
     """Item-item Jaccard similarity of (user_id, item_idx) interaction pairs, each row trimmed to its top items.
 
@@ -123,17 +160,13 @@ def jaccard_neighbours(pairs: pd.DataFrame, neighbours: int = KNN_NEIGHBOURS) ->
     binary = sparse.csr_matrix(
         (np.ones(len(items), dtype=np.float32), (users, items)), shape=(users.max() + 1, size)
     )
-    counts = (binary.T @ binary).tocoo()
     per_item = np.asarray(binary.sum(axis=0)).ravel()
-    off_diagonal = counts.row != counts.col
-    rows, cols, both = counts.row[off_diagonal], counts.col[off_diagonal], counts.data[off_diagonal]
-    similarity = both / (per_item[rows] + per_item[cols] - both)
-    order = np.lexsort((cols, -similarity, rows))
-    rows, cols, similarity = rows[order], cols[order], similarity[order]
-    starts = np.searchsorted(rows, np.arange(size))
-    position = np.arange(len(rows)) - starts[rows]
-    keep = position < neighbours
-    return sparse.csr_matrix((similarity[keep], (rows[keep], cols[keep])), shape=(size, size))
+
+    def jaccard(row: np.ndarray, col: np.ndarray, both: np.ndarray) -> np.ndarray:
+        return both / (per_item[row] + per_item[col] - both)
+
+    row, col, value = _top_per_row(binary.T.tocsr(), binary, np.arange(size), jaccard, neighbours)
+    return sparse.csr_matrix((value, (row, col)), shape=(size, size))
 
 
 def item_knn_lists(
@@ -173,23 +206,19 @@ def cooccurrence_lists(
         (np.ones(len(sessions), dtype=np.float32), (session_codes, item_codes)),
         shape=(session_codes.max() + 1, len(item_ids)),
     )
-    shared = (binary.T @ binary).tocsr()
     per_item = np.asarray(binary.sum(axis=0)).ravel()
     anchors = _since(events, day, ANCHOR_DAYS)
     anchors = anchors[anchors["user_id"].isin(users)][["user_id", "item_id"]].drop_duplicates()
     anchors = anchors.assign(item_idx=item_ids.get_indexer(anchors["item_id"]))
     anchors = anchors[anchors["item_idx"] >= 0]
-    rows = shared[anchors["item_idx"].to_numpy()].tocoo()
-    anchor_idx = anchors["item_idx"].to_numpy()[rows.row]
-    keep = rows.col != anchor_idx
-    score = rows.data[keep] / np.sqrt(per_item[anchor_idx[keep]] * per_item[rows.col[keep]])
-    frame = pd.DataFrame(
-        {
-            "user_id": anchors["user_id"].to_numpy()[rows.row[keep]],
-            "item_id": item_ids[rows.col[keep]],
-            "score": score,
-        }
-    )
+
+    def cosine(row: np.ndarray, col: np.ndarray, both: np.ndarray) -> np.ndarray:
+        return both / np.sqrt(per_item[row] * per_item[col])
+
+    wanted = np.unique(anchors["item_idx"].to_numpy())
+    anchor, partner, score = _top_per_row(binary.T.tocsr(), binary, wanted, cosine, COOCCURRENCE_PARTNERS)
+    partners = pd.DataFrame({"item_idx": anchor, "item_id": item_ids[partner], "score": score})
+    frame = anchors[["user_id", "item_idx"]].merge(partners, on="item_idx")
     frame = frame.groupby(["user_id", "item_id"], as_index=False)["score"].max()
     return top_lists(frame, k, exclude)
 
