@@ -20,11 +20,8 @@ beside it: anyone who can reach it can change the catalog (never the data: every
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import shutil
-import signal
 import socket
 import struct
 import subprocess
@@ -36,6 +33,7 @@ from xml.sax.saxutils import escape
 
 import psutil
 
+from shoprec import processes
 from shoprec.config import Settings
 
 INSTALL_SCRIPT = Path(__file__).resolve().parents[1] / "infra" / "catalog" / "install.sh"
@@ -121,7 +119,7 @@ class LocalMetastore:
         Returns:
             True when this call launched it, False when it was already running.
         """
-        if self._recorded_process() is not None:
+        if processes.recorded(self.pid_file) is not None:
             self._wait_answering(wait_seconds)
             return False
         if _answers(self.host, self.port):
@@ -133,42 +131,30 @@ class LocalMetastore:
         self.install(progress=progress)
         self.configure()
         progress(f"starting the Hive Metastore on {self.uri} (home {self.home}) …")
-        with open(self.log_file, "ab") as log:
-            process = subprocess.Popen(
-                [
-                    java,
-                    JVM_HEAP,
-                    f"-Dlog4j2.configurationFile={self.conf_dir / 'log4j2.properties'}",
-                    f"-Dderby.system.home={self.derby_dir}",
-                    "-cp",
-                    f"{self.conf_dir}{os.pathsep}{self.lib / '*'}",
-                    MAIN_CLASS,
-                ],
-                cwd=self.home,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        started = psutil.Process(process.pid).create_time()
-        self.pid_file.write_text(json.dumps({"pid": process.pid, "create_time": started}))
+        processes.launch(
+            [
+                java,
+                JVM_HEAP,
+                f"-Dlog4j2.configurationFile={self.conf_dir / 'log4j2.properties'}",
+                f"-Dderby.system.home={self.derby_dir}",
+                "-cp",
+                f"{self.conf_dir}{os.pathsep}{self.lib / '*'}",
+                MAIN_CLASS,
+            ],
+            pid_file=self.pid_file,
+            log_file=self.log_file,
+            cwd=self.home,
+        )
         self._wait_answering(wait_seconds)
         return True
 
     def stop(self, *, grace_seconds: float = 30) -> bool:
         """Stop the metastore `start` launched (only the recorded PID); returns whether one was running."""
-        process = self._recorded_process()
-        if process is not None:
-            _signal_group(process, signal.SIGTERM)
-            _, alive = psutil.wait_procs([process], timeout=grace_seconds)
-            for remaining in alive:
-                _signal_group(remaining, signal.SIGKILL)
-        self.pid_file.unlink(missing_ok=True)
-        return process is not None
+        return bool(processes.stop([self.pid_file], grace_seconds=grace_seconds))
 
     def status(self) -> MetastoreStatus:
         """The recorded process's state and memory, and whether the Thrift port answers."""
-        process = self._recorded_process()
+        process = processes.recorded(self.pid_file)
         if process is None:
             return MetastoreStatus(self.uri, None, False, False, 0)
         try:
@@ -211,25 +197,12 @@ class LocalMetastore:
         while time.monotonic() < deadline:
             if _answers(self.host, self.port):
                 return
-            if self._recorded_process() is None:
+            if processes.recorded(self.pid_file) is None:
                 raise MetastoreError(f"the Hive Metastore exited while starting; see {self.log_file}")
             time.sleep(1)
         raise MetastoreError(
             f"the Hive Metastore did not answer on {self.uri} within {wait_seconds:.0f} s; see {self.log_file}"
         )
-
-    def _recorded_process(self) -> psutil.Process | None:
-        """The recorded process if it still runs and is the one started (same PID and start time)."""
-        try:
-            record = json.loads(self.pid_file.read_text())
-            process = psutil.Process(record["pid"])
-            if abs(process.create_time() - record["create_time"]) > 1:
-                return None
-            if process.status() == psutil.STATUS_ZOMBIE:
-                return None
-            return process
-        except (OSError, ValueError, KeyError, psutil.Error):
-            return None
 
 
 _LOG4J2 = """\
@@ -294,9 +267,3 @@ def _write(path: Path, text: str) -> None:
     partial = path.with_name(f".{path.name}.partial")
     partial.write_text(text)
     partial.replace(path)
-
-
-def _signal_group(process: psutil.Process, sig: signal.Signals) -> None:
-    """Signal the process group the metastore leads."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, sig)

@@ -12,12 +12,10 @@ the processes `start` launched.
 from __future__ import annotations
 
 import configparser
-import contextlib
 import io
 import json
 import os
 import secrets
-import signal
 import subprocess
 import sys
 import time
@@ -27,8 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import psutil
-
+from shoprec import processes
 from shoprec.config import Settings
 
 ADMIN_USER = "admin"
@@ -155,29 +152,18 @@ class LocalAirflow:
 
     def stop(self, *, grace_seconds: float = 30) -> list[str]:
         """Stop the components this home started (only PIDs recorded with their start time); names stopped."""
-        processes = {}
-        for name in COMPONENTS:
-            process = self._recorded_process(name)
-            if process is not None:
-                processes[name] = process
-                _signal_group(process, signal.SIGTERM)
-        _, alive = psutil.wait_procs(list(processes.values()), timeout=grace_seconds)
-        for process in alive:
-            _signal_group(process, signal.SIGKILL)
-        stopped = list(processes)
-        for name in COMPONENTS:
-            self._pid_file(name).unlink(missing_ok=True)
-        return stopped
+        files = {self._pid_file(name): name for name in COMPONENTS}
+        return [files[path] for path in processes.stop(list(files), grace_seconds=grace_seconds)]
 
     def status(self) -> list[Component]:
         """Every component, whether it runs and its memory (process tree RSS)."""
         result = []
         for name in COMPONENTS:
-            process = self._recorded_process(name)
+            process = processes.recorded(self._pid_file(name))
             if process is None:
                 result.append(Component(name, None, False, 0))
                 continue
-            result.append(Component(name, process.pid, True, _tree_rss(process)))
+            result.append(Component(name, process.pid, True, processes.tree_rss(process)))
         return result
 
     def healthy(self) -> bool:
@@ -189,18 +175,13 @@ class LocalAirflow:
             return False
 
     def _launch(self, name: str) -> None:
-        with open(self.log_dir / f"{name}.log", "ab") as log:
-            process = subprocess.Popen(
-                [str(Path(sys.executable).with_name("airflow")), *COMPONENTS[name]],
-                env=self.env(),
-                cwd=self.home,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        started = psutil.Process(process.pid).create_time()
-        self._pid_file(name).write_text(json.dumps({"pid": process.pid, "create_time": started}))
+        processes.launch(
+            [str(Path(sys.executable).with_name("airflow")), *COMPONENTS[name]],
+            pid_file=self._pid_file(name),
+            log_file=self.log_dir / f"{name}.log",
+            cwd=self.home,
+            env=self.env(),
+        )
 
     def _wait_healthy(self, wait_seconds: float) -> None:
         deadline = time.monotonic() + wait_seconds
@@ -217,19 +198,6 @@ class LocalAirflow:
 
     def _pid_file(self, name: str) -> Path:
         return self.run_dir / f"{name}.pid"
-
-    def _recorded_process(self, name: str) -> psutil.Process | None:
-        """The recorded process if it still runs and is the one started (same PID and start time)."""
-        try:
-            record = json.loads(self._pid_file(name).read_text())
-            process = psutil.Process(record["pid"])
-            if abs(process.create_time() - record["create_time"]) > 1:
-                return None
-            if process.status() == psutil.STATUS_ZOMBIE:
-                return None
-            return process
-        except (OSError, ValueError, KeyError, psutil.Error):
-            return None
 
     def _secrets(self) -> Mapping[str, str]:
         """The generated secrets, kept from the previous airflow.cfg or made now."""
@@ -295,20 +263,3 @@ def _write_private(path: Path, text: str) -> None:
         handle.write(text)
     os.chmod(partial, 0o600)
     partial.replace(path)
-
-
-def _signal_group(process: psutil.Process, sig: signal.Signals) -> None:
-    """Signal the process group the component leads (its workers included)."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, sig)
-
-
-def _tree_rss(process: psutil.Process) -> int:
-    """Resident memory of a process and its children."""
-    total = 0
-    for member in [process, *process.children(recursive=True)]:
-        try:
-            total += member.memory_info().rss
-        except psutil.Error:
-            continue
-    return total
