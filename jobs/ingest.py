@@ -27,14 +27,11 @@ from shoprec import spark as engine
 from shoprec.config import Settings
 from shoprec.dates import days_between
 
-EVENT_TYPES = landing.EVENT_TYPES
-BEHAVIOR_TYPES = landing.BEHAVIOR_TYPES
-
 EVENT_RULES = (
     FieldRule("event_id", "string", required=True),
     FieldRule("user_id", "bigint", required=True),
     FieldRule("item_id", "bigint", required=True),
-    FieldRule("event_type", "string", required=True, allowed=EVENT_TYPES),
+    FieldRule("event_type", "string", required=True, allowed=landing.EVENT_TYPES),
     FieldRule("event_ts", "timestamp", required=True),
     FieldRule("session_id", "string"),
     FieldRule("price", "double", non_negative=True),
@@ -164,7 +161,8 @@ def parse_behavior_log(lines: DataFrame) -> DataFrame:
     parts = F.split(F.trim(F.col("value")), ",")
     behavior = F.lower(F.trim(F.get(parts, 3)))
     mapped = F.coalesce(
-        *[F.when(behavior == F.lit(code), F.lit(name)) for code, name in BEHAVIOR_TYPES.items()], behavior
+        *[F.when(behavior == F.lit(code), F.lit(name)) for code, name in landing.BEHAVIOR_TYPES.items()],
+        behavior,
     )
     seconds = F.trim(F.get(parts, 4))
     wrong_width = F.size(parts) != 5

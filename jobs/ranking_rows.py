@@ -40,11 +40,15 @@ ITEM_FEATURES = tuple(c for c in _EXAMPLE_TYPES if c in ("category_id", "brand_i
 PAIR_FEATURES = tuple(c for c in _EXAMPLE_TYPES if c.startswith(("uc_", "ui_")))
 
 
-def _week_up_to(events: DataFrame, first: date, last: date) -> DataFrame:
-    """Repeat each event for every features_date in [first, last] whose week (F - 6 .. F) holds it."""
+def _window_up_to(events: DataFrame, first: date, last: date, days: int) -> DataFrame:
+    """Repeat each event for every features_date in [first, last] whose `days`-day window holds it; adds age."""
     start = F.greatest(F.col("event_date"), F.lit(first))
-    end = F.least(F.date_add(F.col("event_date"), RECENT_DAYS - 1), F.lit(last))
-    return events.where(start <= end).withColumn("features_date", F.explode(F.sequence(start, end)))
+    end = F.least(F.date_add(F.col("event_date"), days - 1), F.lit(last))
+    return (
+        events.where(start <= end)
+        .withColumn("features_date", F.explode(F.sequence(start, end)))
+        .withColumn("_age", F.datediff(F.col("features_date"), F.col("event_date")))
+    )
 
 
 def recent_item_ranks(events: DataFrame, first: date, last: date) -> DataFrame:
@@ -61,7 +65,7 @@ def recent_item_ranks(events: DataFrame, first: date, last: date) -> DataFrame:
     """
     latest = Window.partitionBy("user_id", "features_date").orderBy(F.desc("_last_ts"), "item_id")
     return (
-        _week_up_to(events, first, last)
+        _window_up_to(events, first, last, RECENT_DAYS)
         .groupBy("user_id", "features_date", "item_id")
         .agg(F.max("event_ts").alias("_last_ts"))
         .withColumn("position", F.row_number().over(latest))
@@ -83,7 +87,7 @@ def recent_items(ranks: DataFrame) -> DataFrame:
 def seen_counts(events: DataFrame, first: date, last: date) -> DataFrame:
     """(user_id, item_id, features_date, ui_seen_7d): the user's events on the item in the week up to F."""
     return (
-        _week_up_to(events, first, last)
+        _window_up_to(events, first, last, RECENT_DAYS)
         .groupBy("user_id", "item_id", "features_date")
         .agg(F.count(F.lit(1)).alias("ui_seen_7d"))
     )
@@ -283,17 +287,6 @@ def with_item_features(rows: DataFrame, *, item_daily: DataFrame, items: DataFra
         .drop(*catalog_items.columns)
         .drop("_item_category_id", "_item_brand_id", "_item_price", "_item_days_since_listed")
         .drop("_prior_click", "_prior_buy")
-    )
-
-
-def _window_up_to(events: DataFrame, first: date, last: date, days: int) -> DataFrame:
-    """Repeat each event for every features_date in [first, last] whose `days`-day window holds it; adds age."""
-    start = F.greatest(F.col("event_date"), F.lit(first))
-    end = F.least(F.date_add(F.col("event_date"), days - 1), F.lit(last))
-    return (
-        events.where(start <= end)
-        .withColumn("features_date", F.explode(F.sequence(start, end)))
-        .withColumn("_age", F.datediff(F.col("features_date"), F.col("event_date")))
     )
 
 
