@@ -343,18 +343,19 @@ def partition_predicate(table: Table, values: Mapping[str, date | str]) -> str:
     return " AND ".join(clauses)
 
 
+def _replace_where(df: DataFrame, table: Table, settings: Settings, predicate: str) -> None:
+    """Overwrite the rows of `table` matching `predicate` with `df`, in one Delta commit."""
+    with naming(table.name):
+        conform(df, table).write.format("delta").mode("overwrite").option("replaceWhere", predicate).save(
+            str(table.location(settings.lake))
+        )
+
+
 def replace_partition(
     df: DataFrame, table: Table, settings: Settings, values: Mapping[str, date | str]
 ) -> None:
     """Atomically replace one partition of `table` with `df` (a single Delta commit; readers see old or new)."""
-    with naming(table.name):
-        (
-            conform(df, table)
-            .write.format("delta")
-            .mode("overwrite")
-            .option("replaceWhere", partition_predicate(table, values))
-            .save(str(table.location(settings.lake)))
-        )
+    _replace_where(df, table, settings, partition_predicate(table, values))
 
 
 def range_predicate(table: Table, start: date, end: date) -> str:
@@ -367,14 +368,7 @@ def range_predicate(table: Table, start: date, end: date) -> str:
 
 def replace_range(df: DataFrame, table: Table, settings: Settings, start: date, end: date) -> None:
     """Atomically replace the partitions from start to end with `df` (one Delta commit for the whole range)."""
-    with naming(table.name):
-        (
-            conform(df, table)
-            .write.format("delta")
-            .mode("overwrite")
-            .option("replaceWhere", range_predicate(table, start, end))
-            .save(str(table.location(settings.lake)))
-        )
+    _replace_where(df, table, settings, range_predicate(table, start, end))
 
 
 def rows_predicate(table: Table, values: Mapping[str, date | str | int]) -> str:
@@ -405,14 +399,7 @@ def replace_rows(
     `replaceWhere` with a data predicate rewrites only the files holding matching rows. Every row
     of `df` must match `values`: delta-spark rejects other rows, Sail 0.7 writes them unchecked.
     """
-    with naming(table.name):
-        (
-            conform(df, table)
-            .write.format("delta")
-            .mode("overwrite")
-            .option("replaceWhere", rows_predicate(table, values))
-            .save(str(table.location(settings.lake)))
-        )
+    _replace_where(df, table, settings, rows_predicate(table, values))
 
 
 def sort_for_write(df: DataFrame, *order: Column | str) -> DataFrame:
