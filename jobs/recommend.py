@@ -1,12 +1,19 @@
 """Recommend job: candidates -> champion DLRM scores -> top K per user -> validated, atomic publication.
 
-For run_date D (features as of D, recommendations for D+1):
+For run_date D (features as of D, recommendations for D+1), one user bucket after another
+(`jobs.user_buckets`: as many as the memory to plan for needs, so no step holds every user's
+candidates; the result does not depend on the count):
 
-1. `jobs.candidates` proposes items per active user (co-viewed, top categories, trending, popular)
-   and a labelled popularity list for cold-start users.
-2. The champion ranker (or a chosen registry version) scores every active user's candidates in
-   this process, computing each user's and item's part once (`models.score.PairScorer`).
-3. `top_k` keeps K per user with at most `category_cap` items of one category ahead of the rest.
+1. `jobs.candidates` proposes items per active user (revisit, co-viewed, item-kNN, top categories,
+   trending, popular) and a labelled popularity list for cold-start users.
+2. The champion ranker (or a chosen registry version) scores the bucket's candidates in this
+   process, computing each user's and item's part once (`models.score.PairScorer`), streaming
+   the scores to scratch Parquet.
+3. `top_k` keeps K per user with at most `category_cap` items of one category ahead of the rest;
+   each item's best users of the bucket are kept for the audiences.
+
+Then, for all buckets together:
+
 4. The staged set is validated with `expectations/reco.user_recommendations.yaml`; a blocking
    failure publishes nothing and raises `PublishError`.
 5. The run_date partition of reco.user_recommendations is replaced in one Delta commit, then
@@ -21,14 +28,18 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING
 
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from jobs import candidates
+from jobs import candidates, user_buckets
 from shoprec import catalog, validation
 from shoprec import spark as engine
 from shoprec.config import Settings
+
+if TYPE_CHECKING:
+    from models.score import Ranker
 
 log = logging.getLogger("shoprec.recommend")
 COLD_START_MODEL = "popularity"
@@ -47,16 +58,21 @@ class RecommendConfig:
         category_cap: Items of one category allowed before items of other categories.
         audience_size: Users kept per item in reco.item_audiences.
         candidates: Candidate generation settings (sources, limits, exclusion of bought items).
+        buckets: User buckets built and scored one after another (`jobs.user_buckets`); None
+            sizes them from the day's active users and the memory to plan for (SHOPREC_MEMORY_GB).
     """
 
     k: int = 20
     category_cap: int = 3
     audience_size: int = 100
     candidates: candidates.CandidateConfig = field(default_factory=candidates.CandidateConfig)
+    buckets: int | None = None
 
     def __post_init__(self) -> None:
         if self.k < 1 or self.category_cap < 1 or self.audience_size < 1:
             raise ValueError("k, category cap and audience size must be at least 1")
+        if self.buckets is not None and self.buckets < 1:
+            raise ValueError(f"buckets must be at least 1, got {self.buckets}")
 
 
 @dataclass(frozen=True)
@@ -71,6 +87,7 @@ class RecommendStats:
     rows: int
     audience_rows: int
     scoring_seconds: float
+    buckets: int
     seconds: float
 
     @property
@@ -83,7 +100,8 @@ class RecommendStats:
         return (
             f"recommendations {self.run_date} (model v{self.model_version}): {self.rows:,} rows for "
             f"{self.users:,} users ({self.cold_start_users:,} cold start); {self.candidates:,} candidates scored "
-            f"at {self.pairs_per_second:,.0f}/s; {self.audience_rows:,} audience rows; {self.seconds:.1f} s"
+            f"at {self.pairs_per_second:,.0f}/s in {self.buckets} user bucket(s); {self.audience_rows:,} "
+            f"audience rows; {self.seconds:.1f} s"
         )
 
 
@@ -145,7 +163,7 @@ def run(
 
     Args:
         spark: A session with the catalog tables registered.
-        settings: Where the lake and the model registry live.
+        settings: Where the lake and the model registry live, and the memory to plan for.
         day: run_date (features as of this day).
         config: Run knobs; defaults when None.
         model_version: Registry version to score with; the champion when None.
@@ -156,7 +174,6 @@ def run(
         PublishError: The staged set failed validation; nothing was published.
     """
     from models.registry import Registry
-    from models.score import score_files
 
     config = config or RecommendConfig()
     started = datetime.now(UTC)
@@ -164,35 +181,17 @@ def run(
     version = str(record.version)
     progress(f"recommending for run_date {day} with model v{version}")
     with engine.scratch(spark, settings) as scratch:
-        found = candidates.build(spark, settings, day, config.candidates, scratch=scratch)
-        progress(found.summary())
-        items, pairs, cold = found.items, found.pairs, found.cold_start
-        active_users, cold_users = found.active_users, found.cold_start_users
-        progress(f"scoring candidates of {active_users:,} users")
-        scoring = score_files(
-            ranker,
-            scratch.path("users"),
-            scratch.path("items"),
-            scratch.path("pairs"),
-            scratch.folder("scores"),
+        candidates.check_inputs(spark, settings, day)
+        count = config.buckets or _bucket_count(spark, settings, day)
+        parts = [
+            _recommend_bucket(spark, settings, day, config, ranker, version, bucket, scratch, progress)
+            for bucket in user_buckets.buckets(count)
+        ]
+        staged = _union([part.staged for part in parts]).select(
+            "*", F.lit(started).alias("generated_at"), F.lit(day).alias("run_date")
         )
-        progress(f"scored {scoring.pairs:,} pairs at {scoring.pairs_per_second:,.0f}/s")
-        scores = spark.read.parquet(str(scratch.folder("scores")))
-        scored = scratch.materialize(
-            scores.join(pairs.select("user_id", "item_id", "reason"), ["user_id", "item_id"]).join(
-                items.select("item_id", "category_id"), "item_id"
-            ),
-            "scored",
-        )
-        ranked = top_k(scored, config.k, config.category_cap).select(
-            "user_id", "rank", "item_id", "score", F.lit(version).alias("model_version"), "reason"
-        )
-        staged = scratch.materialize(
-            ranked.unionByName(cold_start_rows(cold, config.k)).select(
-                "*", F.lit(started).alias("generated_at"), F.lit(day).alias("run_date")
-            ),
-            "staged",
-        )
+        active_users = sum(part.active_users for part in parts)
+        cold_users = sum(part.cold_start_users for part in parts)
         report = validation.validate(
             spark,
             settings,
@@ -212,7 +211,7 @@ def run(
         engine.replace_partition(staged, catalog.RECO_USER_RECOMMENDATIONS, settings, {"run_date": day})
         _refresh_latest(spark, settings)
         audiences = scratch.materialize(
-            item_audiences(scored, config.audience_size).select(
+            item_audiences(_union([part.audiences for part in parts]), config.audience_size).select(
                 "*",
                 F.lit(version).alias("model_version"),
                 F.lit(started).alias("generated_at"),
@@ -222,23 +221,101 @@ def run(
         )
         engine.replace_partition(audiences, catalog.RECO_ITEM_AUDIENCES, settings, {"run_date": day})
         engine.replace_partition(
-            found.merged.withColumn("run_date", F.lit(day)),
+            _union([part.merged for part in parts]).withColumn("run_date", F.lit(day)),
             catalog.RECO_CANDIDATES,
             settings,
             {"run_date": day},
         )
-        rows, audience_rows = staged.count(), audiences.count()
+        rows = sum(part.rows for part in parts)
+        audience_rows = audiences.count()
     return RecommendStats(
         run_date=day,
         model_version=version,
         users=active_users + cold_users,
         cold_start_users=cold_users,
-        candidates=scoring.pairs,
+        candidates=sum(part.pairs for part in parts),
         rows=rows,
         audience_rows=audience_rows,
-        scoring_seconds=scoring.seconds,
+        scoring_seconds=sum(part.scoring_seconds for part in parts),
+        buckets=count,
         seconds=(datetime.now(UTC) - started).total_seconds(),
     )
+
+
+@dataclass(frozen=True)
+class _BucketResult:
+    """One user bucket's share of a recommend run (frames read from the run's scratch)."""
+
+    staged: DataFrame
+    audiences: DataFrame
+    merged: DataFrame
+    active_users: int
+    cold_start_users: int
+    pairs: int
+    rows: int
+    scoring_seconds: float
+
+
+def _bucket_count(spark: SparkSession, settings: Settings, day: date) -> int:
+    """Buckets for run day `day`: sized from its active users and the memory to plan for."""
+    active = (
+        engine.read(spark, catalog.USER_DAILY, settings)
+        .where(engine.partition_predicate(catalog.USER_DAILY, {"as_of_date": day}))
+        .count()
+    )
+    return user_buckets.bucket_count(active, settings.memory_bytes)
+
+
+def _recommend_bucket(
+    spark: SparkSession,
+    settings: Settings,
+    day: date,
+    config: RecommendConfig,
+    ranker: Ranker,
+    version: str,
+    bucket: user_buckets.UserBucket,
+    scratch: engine.Scratch,
+    progress: Callable[[str], None],
+) -> _BucketResult:
+    """Candidates, scores, top K and the partial item audiences of one user bucket."""
+    from models.score import score_files
+
+    space = scratch.child(f"bucket_{bucket.index}")
+    found = candidates.build(spark, settings, day, config.candidates, scratch=space, bucket=bucket)
+    progress(f"{found.summary()} ({bucket})")
+    progress(f"scoring candidates of {found.active_users:,} users ({bucket})")
+    scoring = score_files(
+        ranker, space.path("users"), space.path("items"), space.path("pairs"), space.folder("scores")
+    )
+    progress(f"scored {scoring.pairs:,} pairs at {scoring.pairs_per_second:,.0f}/s ({bucket})")
+    scored = space.materialize(
+        spark.read.parquet(str(space.path("scores")))
+        .join(found.pairs.select("user_id", "item_id", "reason"), ["user_id", "item_id"])
+        .join(found.items.select("item_id", "category_id"), "item_id"),
+        "scored",
+    )
+    ranked = top_k(scored, config.k, config.category_cap).select(
+        "user_id", "rank", "item_id", "score", F.lit(version).alias("model_version"), "reason"
+    )
+    staged = space.materialize(ranked.unionByName(cold_start_rows(found.cold_start, config.k)), "staged")
+    audiences = space.materialize(item_audiences(scored, config.audience_size), "audiences")
+    return _BucketResult(
+        staged=staged,
+        audiences=audiences,
+        merged=found.merged,
+        active_users=found.active_users,
+        cold_start_users=found.cold_start_users,
+        pairs=scoring.pairs,
+        rows=staged.count(),
+        scoring_seconds=scoring.seconds,
+    )
+
+
+def _union(frames: list[DataFrame]) -> DataFrame:
+    union = frames[0]
+    for frame in frames[1:]:
+        union = union.unionByName(frame)
+    return union
 
 
 def _refresh_latest(spark: SparkSession, settings: Settings) -> None:

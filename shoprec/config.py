@@ -56,6 +56,9 @@ class Settings(BaseSettings):
         description="The local Hive Metastore's jars (infra/catalog/install.sh); "
         "default $XDG_CACHE_HOME/shoprec/hive-metastore-4.0.0.",
     )
+    memory_gb: float | None = Field(
+        None, gt=0, description="Memory (GiB) the per-user-bucket steps plan for; default: the machine's."
+    )
     landing_dir: Path | None = Field(None, description="Landing files; default <home>/landing.")
     lake_dir: Path | None = Field(None, description="Delta tables; default <home>/lake.")
 
@@ -99,6 +102,15 @@ class Settings(BaseSettings):
     def lake(self) -> Path:
         """Root of the Delta tables (`<lake>/<schema>/<table>`)."""
         return (self.lake_dir or self.home / "lake").resolve()
+
+    @cached_property
+    def memory_bytes(self) -> int:
+        """Memory the bucketed steps plan for: SHOPREC_MEMORY_GB, else the machine's total."""
+        if self.memory_gb is not None:
+            return int(self.memory_gb * 2**30)
+        import psutil
+
+        return int(psutil.virtual_memory().total)
 
     @cached_property
     def airflow_home(self) -> Path:

@@ -509,6 +509,10 @@ class Scratch:
         # With the schema given, an empty result (no Parquet files written) still reads back with its columns.
         return self._spark.read.schema(df.schema).parquet(path)
 
+    def child(self, name: str) -> Scratch:
+        """A scratch space inside this one, removed with it (e.g. one per user bucket)."""
+        return Scratch(self._spark, self._root / name)
+
     def folder(self, name: str) -> Path:
         """A folder of this scratch space for Parquet files written outside Spark (e.g. model scores)."""
         path = self._root / name

@@ -25,6 +25,12 @@ def recommend(
     audience_size: Annotated[
         int, typer.Option(min=1, help="Users kept per item in reco.item_audiences.")
     ] = 100,
+    buckets: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="User buckets scored one after another (default: sized from SHOPREC_MEMORY_GB)."
+        ),
+    ] = None,
 ) -> None:
     """Publish reco.user_recommendations (and reco.latest, reco.item_audiences) for run_date --date."""
     from dataclasses import replace
@@ -43,6 +49,7 @@ def recommend(
         k=k,
         category_cap=category_cap,
         audience_size=audience_size,
+        buckets=buckets,
         candidates=replace(base.candidates, exclude_bought=not include_bought),
     )
     cfg = settings()

@@ -221,3 +221,27 @@ def test_a_killed_run_leaves_the_previous_complete_set(
     assert len(partition(lake, catalog.RECO_USER_RECOMMENDATIONS, FEATURES_AS_OF)) == published.rows
     latest = DeltaTable(str(catalog.RECO_LATEST.location(lake.settings.lake))).to_pandas()
     assert set(latest["run_date"]) == {FEATURES_AS_OF}
+
+
+def test_user_buckets_publish_exactly_the_unbucketed_tables(
+    lake: Lake, published: recommend.RecommendStats
+) -> None:
+    tables = (catalog.RECO_USER_RECOMMENDATIONS, catalog.RECO_ITEM_AUDIENCES, catalog.RECO_CANDIDATES)
+
+    def snapshot() -> list[pd.DataFrame]:
+        frames = [partition(lake, table, FEATURES_AS_OF) for table in tables]
+        return [
+            frame.drop(columns=[c for c in ("generated_at",) if c in frame.columns])
+            .sort_values(list(frame.columns.drop("generated_at", errors="ignore")))
+            .reset_index(drop=True)
+            for frame in frames
+        ]
+
+    unbucketed = snapshot()
+    bucketed_run = recommend.run(
+        lake.spark, lake.settings, FEATURES_AS_OF, recommend.RecommendConfig(k=5, buckets=3)
+    )
+    assert bucketed_run.buckets == 3
+    assert published.buckets == 1
+    for before, after in zip(unbucketed, snapshot(), strict=True):
+        pd.testing.assert_frame_equal(before, after)
