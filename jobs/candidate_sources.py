@@ -188,13 +188,12 @@ CO_VIEWED_PARTNERS = (
 )
 
 
-def co_viewed(ranks: DataFrame, cooccurrence: DataFrame, listed: DataFrame, n: int) -> DataFrame:
+def co_viewed(ranks: DataFrame, item_partners: DataFrame, n: int) -> DataFrame:
     """Source ``co_viewed``: the n catalogue items co-occurring best with each user's recent items.
 
     Args:
         ranks: `ranking_rows.recent_item_ranks` rows for D (user_id, item_id, position).
-        cooccurrence: features.item_cooccurrence rows as of D.
-        listed: Output of `jobs.candidates.catalogue` for D.
+        item_partners: Output of `partners` for D with min(n, CO_VIEWED_PARTNERS) partners.
         n: Items per user.
 
     Returns:
@@ -209,7 +208,7 @@ def co_viewed(ranks: DataFrame, cooccurrence: DataFrame, listed: DataFrame, n: i
     best = F.max(F.struct(F.col("score"), (-F.col("position")).alias("_p"), (-F.col("_anchor")).alias("_a")))
     by_user = Window.partitionBy("user_id").orderBy(F.desc("score"), "item_id")
     found = (
-        recent.join(partners(cooccurrence, listed, min(n, CO_VIEWED_PARTNERS)), "_anchor")
+        recent.join(item_partners, "_anchor")
         .groupBy("user_id", "item_id")
         .agg(best.alias("_best"))
         .select(
@@ -313,7 +312,7 @@ def sources(
     knn: DataFrame,
     user_daily: DataFrame,
     user_category: DataFrame,
-    cooccurrence: DataFrame,
+    item_partners: DataFrame,
     pooled: DataFrame,
     listed: DataFrame,
     config: CandidateConfig,
@@ -330,7 +329,7 @@ def sources(
         knn: `ranking_rows.knn_scores` rows for D.
         user_daily: features.user_daily rows as of D (the active users).
         user_category: features.user_category rows as of D.
-        cooccurrence: features.item_cooccurrence rows as of D.
+        item_partners: Output of `partners` for D (the co_viewed lists).
         pooled: Output of `jobs.candidates.pool`.
         listed: Output of `jobs.candidates.catalogue` for D.
         config: Per-source limits.
@@ -341,7 +340,7 @@ def sources(
     if config.revisit:
         found.append(revisit(affinities, listed, config.revisit))
     if config.co_viewed:
-        found.append(co_viewed(ranks, cooccurrence, listed, config.co_viewed))
+        found.append(co_viewed(ranks, item_partners, config.co_viewed))
     if config.item_knn:
         found.append(item_knn(knn, affinities, listed, config.item_knn))
     for source in ("top_category", "trending"):

@@ -203,14 +203,30 @@ def merge(found: DataFrame, excluded: DataFrame | None, max_candidates: int) -> 
     """
     if excluded is not None:
         found = found.join(excluded, ["user_id", "item_id"], "left_anti")
-    pair = Window.partitionBy("user_id", "item_id")
-    best_source = pair.orderBy("_priority", F.desc("source_score"), "reason")
+    # one aggregation per pair (a window per pair held every source row at once: 14 GB at medium):
+    # min of a struct compares field by field: best priority, then highest score, then reason
+    best = F.min(
+        F.struct(
+            _priority(F.col("source")).alias("priority"),
+            (-F.col("source_score")).alias("negated_score"),
+            F.col("reason"),
+            F.col("source"),
+        )
+    )
+    per_pair = found.groupBy("user_id", "item_id").agg(
+        best.alias("_best"), F.array_join(F.array_sort(F.collect_set("source")), ",").alias("sources")
+    )
     kept = Window.partitionBy("user_id").orderBy("_priority", F.desc("source_score"), "item_id")
     return (
-        found.withColumn("_priority", _priority(F.col("source")))
-        .withColumn("sources", F.array_join(F.array_sort(F.collect_set("source").over(pair)), ","))
-        .withColumn("_best", F.row_number().over(best_source))
-        .where(F.col("_best") == 1)
+        per_pair.select(
+            "user_id",
+            "item_id",
+            F.col("_best.source").alias("source"),
+            F.col("_best.reason").alias("reason"),
+            (-F.col("_best.negated_score")).alias("source_score"),
+            F.col("_best.priority").alias("_priority"),
+            "sources",
+        )
         .withColumn("_kept", F.row_number().over(kept))
         .where(F.col("_kept") <= max_candidates)
         .select(*PAIR_KEY_COLUMNS, "sources")
@@ -274,6 +290,54 @@ def pair_rows(
     ).select(*PAIR_KEY_COLUMNS, *ranking_rows.PAIR_FEATURES)
 
 
+@dataclass(frozen=True)
+class ItemFrames:
+    """The item-level inputs of run day D: the same for every user, so built once per run.
+
+    Attributes:
+        items: clean.items (the catalogue history).
+        item_daily: features.item_daily rows as of D.
+        listed: Output of `catalogue` for D.
+        pooled: Output of `pool` for D.
+        cooccurrence: features.item_cooccurrence rows as of D.
+        partners: Output of `candidate_sources.partners` for the co_viewed source.
+    """
+
+    items: DataFrame
+    item_daily: DataFrame
+    listed: DataFrame
+    pooled: DataFrame
+    cooccurrence: DataFrame
+    partners: DataFrame
+
+
+def item_frames(
+    spark: SparkSession, settings: Settings, day: date, config: CandidateConfig, scratch: engine.Scratch
+) -> ItemFrames:
+    """Read and materialise the item-level inputs of run day `day` in `scratch`."""
+
+    def as_of(table: catalog.Table) -> DataFrame:
+        return engine.read(spark, table, settings).where(
+            engine.partition_predicate(table, {"as_of_date": day})
+        )
+
+    items = engine.read(spark, catalog.CLEAN_ITEMS, settings)
+    item_daily = scratch.materialize(as_of(catalog.ITEM_DAILY), "item_daily")
+    cooccurrence = as_of(catalog.ITEM_COOCCURRENCE)
+    listed = scratch.materialize(catalogue(items, item_daily, day), "catalogue")
+    per_anchor = min(config.co_viewed, candidate_sources.CO_VIEWED_PARTNERS)
+    return ItemFrames(
+        items=items,
+        item_daily=item_daily,
+        listed=listed,
+        pooled=scratch.materialize(pool(item_daily, listed), "pool"),
+        cooccurrence=cooccurrence,
+        partners=scratch.materialize(
+            candidate_sources.partners(cooccurrence, listed, per_anchor), "partners"
+        ),
+    )
+
+
 def check_inputs(spark: SparkSession, settings: Settings, day: date) -> None:
     """Fail naming the table, the day and the command to run when an input partition of `day` is missing.
 
@@ -293,6 +357,7 @@ def build(
     scratch: engine.Scratch,
     only_users: DataFrame | None = None,
     bucket: UserBucket | None = None,
+    shared: ItemFrames | None = None,
 ) -> Candidates:
     """Candidates of run day `day` for every active and cold-start user, with their scoring rows.
 
@@ -310,6 +375,7 @@ def build(
             day (training examples); None builds them for every active and cold-start user.
         bucket: Build for this bucket's users only (item-level frames are unaffected, so the
             buckets' candidates together equal the unbucketed ones).
+        shared: The item-level frames of `day` (`item_frames`), when several builds share them.
 
     Returns:
         The users, items, pairs and cold_start frames with their counts.
@@ -343,13 +409,11 @@ def build(
         "week_events",
     )
     excluded = scratch.materialize(bought(events, day), "bought") if config.exclude_bought else None
-    items = engine.read(spark, catalog.CLEAN_ITEMS, settings)
+    shared = shared or item_frames(spark, settings, day, config, scratch)
+    items, item_daily, listed, pooled = shared.items, shared.item_daily, shared.listed, shared.pooled
+    cooccurrence = shared.cooccurrence
     user_daily = scratch.materialize(restrict(as_of(catalog.USER_DAILY)), "user_daily")
-    item_daily = scratch.materialize(as_of(catalog.ITEM_DAILY), "item_daily")
     user_category = as_of(catalog.USER_CATEGORY)
-    cooccurrence = as_of(catalog.ITEM_COOCCURRENCE)
-    listed = scratch.materialize(catalogue(items, item_daily, day), "catalogue")
-    pooled = scratch.materialize(pool(item_daily, listed), "pool")
     ranks = scratch.materialize(ranking_rows.recent_item_ranks(week_events, day, day), "ranks")
     active_history = history.join(user_daily.select("user_id"), "user_id", "left_semi")  # active users only
     affinities = scratch.materialize(ranking_rows.item_affinities(active_history, day, day), "affinities")
@@ -361,7 +425,7 @@ def build(
         knn=knn,
         user_daily=user_daily,
         user_category=user_category,
-        cooccurrence=cooccurrence,
+        item_partners=shared.partners,
         pooled=pooled,
         listed=listed,
         config=config,

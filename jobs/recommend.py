@@ -183,8 +183,11 @@ def run(
     with engine.scratch(spark, settings) as scratch:
         candidates.check_inputs(spark, settings, day)
         count = config.buckets or _bucket_count(spark, settings, day)
+        shared = candidates.item_frames(spark, settings, day, config.candidates, scratch.child("items"))
         parts = [
-            _recommend_bucket(spark, settings, day, config, ranker, version, bucket, scratch, progress)
+            _recommend_bucket(
+                spark, settings, day, config, ranker, version, bucket, shared, scratch, progress
+            )
             for bucket in user_buckets.buckets(count)
         ]
         staged = _union([part.staged for part in parts]).select(
@@ -274,6 +277,7 @@ def _recommend_bucket(
     ranker: Ranker,
     version: str,
     bucket: user_buckets.UserBucket,
+    shared: candidates.ItemFrames,
     scratch: engine.Scratch,
     progress: Callable[[str], None],
 ) -> _BucketResult:
@@ -281,7 +285,9 @@ def _recommend_bucket(
     from models.score import score_files
 
     space = scratch.child(f"bucket_{bucket.index}")
-    found = candidates.build(spark, settings, day, config.candidates, scratch=space, bucket=bucket)
+    found = candidates.build(
+        spark, settings, day, config.candidates, scratch=space, bucket=bucket, shared=shared
+    )
     progress(f"{found.summary()} ({bucket})")
     progress(f"scoring candidates of {found.active_users:,} users ({bucket})")
     scoring = score_files(
