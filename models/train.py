@@ -2,6 +2,14 @@
 
     torchrun --nproc_per_node=N -m models.train --config RUN_DIR/train_config.json
 
+On several nodes every node runs the same command with torchrun's usual environment (``PET_NNODES``,
+``PET_NPROC_PER_NODE``, ``PET_NODE_RANK``, ``PET_MASTER_ADDR``/``PET_MASTER_PORT`` or ``PET_RDZV_BACKEND``/
+``PET_RDZV_ENDPOINT``, as a Kubeflow training job sets them): torchrun takes ``PET_<ARG>`` as the default of
+``--<arg>``. The run directory must be one shared path on every node: every rank reads its spec and
+configs and writes its own checkpoint shards there; global rank 0 alone writes ``progress.jsonl``,
+``result.json``, ``check_predictions.npy`` and the ``checkpoints/latest`` marker. The group must have
+the world size the run was prepared for (``world_size`` in the config).
+
 `train(cfg)` runs on each rank. The backend follows the hardware: NCCL and one GPU per rank when CUDA
 is present, gloo on CPU otherwise; no code changes between the two. Embedding tables are sharded by
 TorchRec's planner through `DistributedModelParallel` and updated by a fused row-wise Adagrad in the
@@ -71,6 +79,7 @@ class TrainConfig:
         log_every: Steps between progress lines.
         max_steps: Stop (checkpointed, not finished) after this global step; None trains to the end.
         seed: Seeds parameter initialisation and the per-epoch file order.
+        world_size: Ranks the run was prepared for (the step count depends on it); None = any.
     """
 
     run_dir: Path
@@ -86,6 +95,7 @@ class TrainConfig:
     log_every: int = 50
     max_steps: int | None = None
     seed: int = 7
+    world_size: int | None = None
     keep_checkpoints: int = field(default=2, repr=False)
 
     def save(self) -> Path:
@@ -135,7 +145,16 @@ def train(cfg: TrainConfig) -> TrainResult:
         dist.destroy_process_group()
 
 
+class LaunchError(RuntimeError):
+    """The ranks were launched in a way that cannot train this run (a different world size)."""
+
+
 def _train(cfg: TrainConfig, rank: int, world_size: int, device: torch.device, backend: str) -> TrainResult:
+    if cfg.world_size is not None and world_size != cfg.world_size:
+        raise LaunchError(
+            f"run {cfg.run_dir.name} was prepared for {cfg.world_size} rank(s) but was launched with "
+            f"{world_size} (nnodes x nproc_per_node): launch {cfg.world_size}, or prepare it with --nproc {world_size}"
+        )
     spec = FeatureSpec.load(cfg.run_dir / "spec.json")
     model_config = ModelConfig.load(cfg.run_dir / "model_config.json")
     examples = open_examples(cfg.examples, cfg.train_dates, cfg.examples_version)
@@ -344,9 +363,13 @@ def main(argv: list[str] | None = None) -> None:
     if threads:
         torch.set_num_threads(int(threads))
     cfg = TrainConfig.load(args.config)
+    result = cfg.run_dir / "result.json"
+    if result.is_file() and json.loads(result.read_text())["finished"]:  # a job run again after success
+        log.info("run %s has already finished training; nothing to do", cfg.run_dir.name)
+        return
     try:
         train(cfg)
-    except (DataError, SpecError) as exc:  # the launcher shows this as the one-line reason
+    except (DataError, SpecError, LaunchError) as exc:  # the launcher shows this as the one-line reason
         (cfg.run_dir / "error.txt").write_text(str(exc))
         raise
 

@@ -8,6 +8,11 @@ already registered model instead of training a duplicate.
 
 Promotion: the new version becomes champion unless the current champion, scored on the same
 validation day, has a higher AUC.
+
+`run` does it all on this machine. On a cluster the same run is three stages with the same options:
+`prepare` (write the run directory on the shared ``SHOPREC_HOME``), the ranks on N nodes
+(``torchrun -m models.train --config RUN_DIR/train_config.json``, see `models.train`), then `register`
+(export, evaluate, register, promote).
 """
 
 from __future__ import annotations
@@ -122,7 +127,76 @@ class TrainOutcome:
 def run(
     settings: Settings, options: TrainOptions, progress: Callable[[str], None] = log.info
 ) -> TrainOutcome:
-    """Train, export, evaluate, register and (maybe) promote a ranker for `options.day`."""
+    """Train, export, evaluate, register and (maybe) promote a ranker for `options.day`, on this machine."""
+    planned = _plan(settings, options, progress)
+    if isinstance(planned, TrainOutcome):
+        return planned
+    cfg = _prepare(planned.run_dir, options, options.model_config(), FeatureSpec(), planned.train, progress)
+    result_file = planned.run_dir / "result.json"
+    if result_file.is_file() and json.loads(result_file.read_text())["finished"]:
+        progress(f"training of {planned.run_dir.name} already finished; exporting and registering it")
+    else:
+        progress(
+            f"training on {planned.train.rows:,} examples ({len(planned.train.dates)} label days "
+            f"{options.train_dates[0]}..{options.train_dates[-1]}) "
+            f"with {options.nproc} rank(s)"
+        )
+        launch(cfg, options.nproc)
+    return _finish(settings, options, planned, progress)
+
+
+def prepare(
+    settings: Settings, options: TrainOptions, progress: Callable[[str], None] = log.info
+) -> TrainConfig:
+    """Stage 1 of a cluster run: write the run directory its ranks read, and return its config.
+
+    Every node then runs ``torchrun -m models.train --config RUN_DIR/train_config.json`` with
+    ``options.nproc`` ranks in all (nnodes x nproc_per_node, from torchrun's ``PET_*`` environment), and
+    `register` with the same options finishes the run. The run directory lives under ``SHOPREC_HOME``,
+    which must be the same shared path on every node (the ranks write their checkpoint shards there).
+    A run already trained keeps its config: its ranks then have nothing to do, and `register` reports it.
+    """
+    planned = _plan(settings, options, progress)
+    if isinstance(planned, TrainOutcome):
+        progress(f"run {planned.run_dir.name} was {planned.decision}")
+        return TrainConfig.load(planned.run_dir / "train_config.json")
+    return _prepare(planned.run_dir, options, options.model_config(), FeatureSpec(), planned.train, progress)
+
+
+def register(
+    settings: Settings, options: TrainOptions, progress: Callable[[str], None] = log.info
+) -> TrainOutcome:
+    """Stage 3 of a cluster run: export, evaluate, register and promote what the ranks trained.
+
+    Fails when the run directory `prepare` wrote for the same options has no finished training.
+    """
+    planned = _plan(settings, options, progress)
+    if isinstance(planned, TrainOutcome):
+        return planned
+    result_file = planned.run_dir / "result.json"
+    result = json.loads(result_file.read_text()) if result_file.is_file() else None
+    if result is None or not result["finished"]:
+        reached = f"stopped at step {result['steps']}/{result['total_steps']}" if result else "not trained"
+        raise TrainingError(
+            f"run {planned.run_dir.name} is {reached}: run its ranks first "
+            f"(torchrun -m models.train --config {planned.run_dir / 'train_config.json'})"
+        )
+    return _finish(settings, options, planned, progress)
+
+
+@dataclass(frozen=True)
+class _Planned:
+    """The run directory for some options, and the examples it trains and validates on."""
+
+    run_dir: Path
+    train: Examples
+    valid: Examples
+
+
+def _plan(
+    settings: Settings, options: TrainOptions, progress: Callable[[str], None]
+) -> _Planned | TrainOutcome:
+    """Check the inputs and name the run directory; the registered outcome when it was already done."""
     quiet_library_logs()
     location = catalog.TRAINING_EXAMPLES.location(settings.lake)
     empty = inputs.empty_days_in_lake(settings, [*options.train_dates, options.day])
@@ -146,19 +220,15 @@ def run(
             f"{train_examples.rows:,} training examples are fewer than one global batch "
             f"({options.batch_size} x {options.nproc} ranks); lower --batch-size"
         )
-    model_config = options.model_config()
-    base_spec = FeatureSpec()
     run_dir = (
         settings.home
         / "training"
-        / f"{options.day.isoformat()}-{_fingerprint(options, model_config, base_spec, train_examples)}"
+        / f"{options.day.isoformat()}-{_fingerprint(options, options.model_config(), FeatureSpec(), train_examples)}"
     )
-    registry = Registry.for_settings(settings)
-
     registered = run_dir / "registered.json"
     if registered.is_file():
         try:
-            record = registry.get(json.loads(registered.read_text())["version"])
+            record = Registry.for_settings(settings).get(json.loads(registered.read_text())["version"])
         except RegistryError:  # the registry was reset since: register this run again
             registered.unlink()
         else:
@@ -166,19 +236,15 @@ def run(
             return TrainOutcome(
                 run_dir, result, None, record, f"already trained: {record.decision}", reused=True
             )
+    return _Planned(run_dir, train_examples, valid_examples)
 
-    cfg = _prepare(run_dir, options, model_config, base_spec, train_examples, progress)
-    result_file = run_dir / "result.json"
-    if result_file.is_file() and json.loads(result_file.read_text())["finished"]:
-        progress(f"training of {run_dir.name} already finished; exporting and registering it")
-    else:
-        progress(
-            f"training on {train_examples.rows:,} examples ({len(train_dates)} label days "
-            f"{options.train_dates[0]}..{options.train_dates[-1]}) "
-            f"with {options.nproc} rank(s)"
-        )
-        launch(cfg, options.nproc)
-    result = json.loads(result_file.read_text())
+
+def _finish(
+    settings: Settings, options: TrainOptions, planned: _Planned, progress: Callable[[str], None]
+) -> TrainOutcome:
+    """Export the trained run, evaluate it on the validation day, register it and decide its promotion."""
+    run_dir, model_config = planned.run_dir, options.model_config()
+    result = json.loads((run_dir / "result.json").read_text())
     if not result["finished"]:
         return TrainOutcome(
             run_dir,
@@ -190,9 +256,10 @@ def run(
 
     progress("exporting the final checkpoint to a single-process model")
     ranker = Ranker.load(export(run_dir))
-    metrics = evaluate(ranker, valid_examples)
+    metrics = evaluate(ranker, planned.valid)
+    registry = Registry.for_settings(settings)
     record = registry.record(
-        params=_params(options, model_config, train_examples),
+        params=_params(options, model_config, planned.train),
         metrics={
             **metrics.as_dict(),
             **{
@@ -208,7 +275,7 @@ def run(
         run_files=[run_dir / name for name in ("train_config.json", "result.json", "progress.jsonl")],
     )
     if options.promote:
-        promote, decision, details = _decide(registry, record, metrics, valid_examples)
+        promote, decision, details = _decide(registry, record, metrics, planned.valid)
     else:
         promote, decision, details = (
             False,
@@ -216,7 +283,7 @@ def run(
             {"auc": metrics.auc},
         )
     registry.set_decision(record.version, decision, promote=promote, details=details)
-    registered.write_text(json.dumps({"version": record.version}))
+    (run_dir / "registered.json").write_text(json.dumps({"version": record.version}))
     return TrainOutcome(run_dir, result, metrics, registry.get(record.version), decision)
 
 
@@ -261,6 +328,7 @@ def _prepare(
         dense_lr=options.dense_lr,
         max_steps=options.max_steps,
         seed=options.seed,
+        world_size=options.nproc,
     )
     cfg.save()
     (run_dir / "error.txt").unlink(missing_ok=True)

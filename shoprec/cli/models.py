@@ -17,7 +17,11 @@ def train(
     ],
     days: Annotated[int, typer.Option(help="Label days to train on.")] = 7,
     nproc: Annotated[
-        int, typer.Option(help="Ranks to launch with torchrun (one per GPU, or CPU processes).")
+        int,
+        typer.Option(
+            help="Ranks to launch with torchrun (one per GPU, or CPU processes); "
+            "with --stage prepare, the ranks of the cluster job in all (nnodes x nproc_per_node)."
+        ),
     ] = 1,
     epochs: Annotated[int, typer.Option(help="Passes over the training days.")] = 1,
     batch_size: Annotated[int, typer.Option(help="Rows per rank and step.")] = 2048,
@@ -27,6 +31,14 @@ def train(
         int | None, typer.Option(help="Stop after this step with a checkpoint; running again resumes.")
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed for initialisation and data order.")] = 7,
+    stage: Annotated[
+        str,
+        typer.Option(
+            help="all: prepare, train here under torchrun, register. On a cluster: prepare (write the run "
+            "directory, print its train_config.json), run `torchrun -m models.train --config THAT` on the "
+            "nodes, then register (same options)."
+        ),
+    ] = "all",
 ) -> None:
     """Train the DLRM ranker for a day, evaluate it, register it in MLflow and promote it if it wins."""
     from models import workflow
@@ -47,8 +59,15 @@ def train(
             max_steps=max_steps,
             seed=seed,
         )
-        outcome = workflow.run(settings(), options, progress=echo_progress)
-    typer.echo(outcome.summary())
+        stages = {"all": workflow.run, "prepare": workflow.prepare, "register": workflow.register}
+        if stage not in stages:
+            raise ValueError(f"--stage must be one of {', '.join(stages)}, got {stage!r}")
+        outcome = stages[stage](settings(), options, progress=echo_progress)
+    if isinstance(outcome, workflow.TrainOutcome):
+        typer.echo(outcome.summary())
+    else:  # prepared: the one line (its config) that the ranks of the cluster job need
+        echo_progress(f"prepared for {nproc} rank(s); on every node: torchrun -m models.train --config PATH")
+        typer.echo(outcome.run_dir / "train_config.json")
 
 
 @app.command("list")
