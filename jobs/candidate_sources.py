@@ -198,22 +198,24 @@ def co_viewed(ranks: DataFrame, item_partners: DataFrame, n: int) -> DataFrame:
 
     Returns:
         Source rows (user_id, item_id, source, reason, source_score); the reason names the recent
-        item with the best score (ties: the more recent, then the smaller id).
+        item with the best score (ties: the more recent).
     """
     # bounded fan-out: users x CO_VIEWED_ANCHORS x CO_VIEWED_PARTNERS rows before the per-user top n
     recent = ranks.where(F.col("position") <= CO_VIEWED_ANCHORS).select(
         "user_id", F.col("item_id").alias("_anchor"), "position"
     )
-    # max of a struct compares field by field: best score, then lowest position, then lowest anchor
-    best = F.max(F.struct(F.col("score"), (-F.col("position")).alias("_p"), (-F.col("_anchor")).alias("_a")))
+    # the best score, then the most recent anchor giving it (a user's positions are distinct), in plain
+    # aggregations: Sail's struct max held 7 GB for one medium bucket
+    proposed = recent.join(item_partners, "_anchor")
+    best = proposed.groupBy("user_id", "item_id").agg(F.max("score").alias("score"))
+    first = (
+        proposed.join(best, ["user_id", "item_id", "score"])
+        .groupBy("user_id", "item_id", "score")
+        .agg(F.min("position").alias("position"))
+    )
     by_user = Window.partitionBy("user_id").orderBy(F.desc("score"), "item_id")
     found = (
-        recent.join(item_partners, "_anchor")
-        .groupBy("user_id", "item_id")
-        .agg(best.alias("_best"))
-        .select(
-            "user_id", "item_id", F.col("_best.score").alias("score"), (-F.col("_best._a")).alias("_anchor")
-        )
+        first.join(recent, ["user_id", "position"])
         .withColumn("_rank", F.row_number().over(by_user))
         .where(F.col("_rank") <= n)
     )
