@@ -12,9 +12,9 @@ from datetime import date, timedelta
 import pendulum
 from airflow.sdk import DAG, CronDataIntervalTimetable, Param, TriggerRule, task
 
-from shoprec.orchestration import assets
-from shoprec.orchestration.cadence import WEEKDAYS, training_due
-from shoprec.orchestration.operator import ShoprecOperator
+from shoprec_airflow import assets
+from shoprec_airflow.cadence import WEEKDAYS, training_due
+from shoprec_airflow.operator import ShoprecOperator
 
 DAY = "{{ ds }}"
 FIRST_DAY = "{{ params.rebuild_from or ds }}"

@@ -21,11 +21,11 @@ from typing import Any
 
 import pytest
 
-from shoprec import spark as engine
+from shoprec import engine
 from shoprec.config import Settings
 from shoprec.hive_metastore import LocalMetastore
 from tests.conftest import FEATURES_AS_OF, build_features
-from tests.test_analyst_queries import documented_queries
+from tests.docs.test_analyst_queries import documented_queries
 
 SHOPREC = str(Path(sys.executable).with_name("shoprec"))
 PLAIN_CLIENT = Path(__file__).with_name("plain_client.py")

@@ -11,9 +11,9 @@ import pytest
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
-from shoprec.cli.metastore import app
 from shoprec.config import Settings
 from shoprec.hive_metastore import LocalMetastore, answers
+from shoprec_cli.metastore import app
 from tests.analysts.conftest import free_port
 
 

@@ -16,8 +16,7 @@ from typing import Any
 import pytest
 from pyspark.sql import SparkSession
 
-from shoprec import catalog
-from shoprec import spark as engine
+from shoprec import catalog, engine
 from shoprec.catalog import Column, Table
 from shoprec.config import Settings
 from shoprec.hive_metastore import LocalMetastore

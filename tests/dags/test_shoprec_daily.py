@@ -10,17 +10,17 @@ import pytest
 import typer.main
 
 from shoprec import catalog
-from shoprec.cli import app
-from shoprec.orchestration.cadence import training_due
-from shoprec.orchestration.local_airflow import DAGS_FOLDER
-from shoprec.orchestration.operator import ShoprecOperator
+from shoprec.config import Settings
+from shoprec_airflow.cadence import training_due
+from shoprec_airflow.operator import ShoprecOperator
+from shoprec_cli import app
 
 
 @pytest.fixture(scope="module")
 def dagbag():
     from airflow.dag_processing.dagbag import DagBag
 
-    return DagBag(dag_folder=str(DAGS_FOLDER))
+    return DagBag(dag_folder=str(Settings().dags))
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +31,7 @@ def dag(dagbag):
 def test_dags_import_without_errors(dagbag) -> None:
     assert dagbag.import_errors == {}
     assert "shoprec_daily" in dagbag.dags
-    assert Path(DAGS_FOLDER, "shoprec_daily.py").exists()
+    assert Path(Settings().dags, "shoprec_daily.py").exists()
 
 
 def test_no_cycles_and_the_pipeline_order(dag) -> None:

@@ -12,8 +12,7 @@ import pytest
 from pyspark.sql import SparkSession
 
 from jobs import features
-from shoprec import catalog
-from shoprec import spark as engine
+from shoprec import catalog, engine
 from shoprec.config import Settings
 from tests.conftest import FEATURES_AS_OF, FEATURES_START, build_features
 

@@ -20,8 +20,9 @@ from pyspark.sql import SparkSession
 from jobs import ingest
 from jobs import land as job
 from jobs.land_sources import LandError, LandOptions, column_mapping, event_type_mapping
-from shoprec import landing, validation
+from shoprec import landing
 from shoprec.config import Settings
+from shoprec_quality import validation
 
 SHOPREC = str(Path(sys.executable).with_name("shoprec"))
 RETAILROCKET = LandOptions(

@@ -32,11 +32,10 @@ from pyspark.sql import DataFrame, SparkSession
 from typer.testing import CliRunner
 
 from jobs import offline_eval, planted_ceiling
-from shoprec import catalog
-from shoprec import spark as engine
-from shoprec.cli.common import UserFacingError
-from shoprec.cli.evaluate import evaluate as evaluate_command
+from shoprec import catalog, engine
 from shoprec.config import Settings
+from shoprec_cli.common import UserFacingError
+from shoprec_cli.evaluate import evaluate as evaluate_command
 
 D = date(2026, 3, 10)
 E = D + timedelta(days=1)

@@ -11,8 +11,8 @@ import pytest
 import torch
 from deltalake import write_deltalake
 
+from models.auc import evaluate
 from models.data import open_examples
-from models.evaluate import evaluate
 from models.export import export, load_checkpoint
 from models.score import Ranker
 from models.train import check_rows, train

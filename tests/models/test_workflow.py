@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from models import workflow
+from models.auc import evaluate
 from models.data import DataError, open_examples
-from models.evaluate import evaluate
 from models.registry import Registry, RegistryError
 from models.score import Ranker
 from models.workflow import TrainOptions
