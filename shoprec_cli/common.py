@@ -63,7 +63,7 @@ def reported(*errors: type[BaseException]) -> Iterator[None]:
     from pyspark.errors import PySparkException
 
     from shoprec.catalog import CatalogError
-    from shoprec.engine import EngineError, first_line
+    from shoprec.engine_errors import EngineError, first_line
 
     try:
         yield

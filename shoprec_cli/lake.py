@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from shoprec import catalog, engine, lake
+from shoprec import catalog, engine, lake, registration, sail
 from shoprec_cli.common import reported, settings
 
 app = typer.Typer(help="The Delta lake: serve it, list its tables.", no_args_is_help=True)
@@ -32,7 +32,7 @@ def ddl() -> None:
 
     The statements work from a session in any time zone; with SHOPREC_METASTORE_URI set, clients need none.
     """
-    typer.echo(engine.registration_sql(settings()))
+    typer.echo(registration.registration_sql(settings()))
 
 
 @app.command("serve")
@@ -53,10 +53,10 @@ def serve(
     """
     cfg = settings()
     with reported(OSError):
-        server = engine.start_sail(
+        server = sail.start_sail(
             host or cfg.lake_host, cfg.lake_port if port is None else port, cfg.metastore_uri
         )
-        url = engine.sail_url(server)
+        url = sail.sail_url(server)
         check = engine.connect(url, cfg, "shoprec-lake-serve")  # registers every table (creates missing ones)
         check.stop()
     typer.echo(f"serving the shoprec lake at {url}")

@@ -61,10 +61,10 @@ def build_expectation(name: str, kwargs: Mapping[str, Any], where: str, **extra:
     cls = expectation_class(name, where)
     try:
         return cls(**kwargs, **extra)
-    except (pydantic.v1.SuiteError, ValueError, TypeError) as exc:
+    except (pydantic.v1.ValidationError, ValueError, TypeError) as exc:
         problems = (
             [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
-            if isinstance(exc, pydantic.v1.SuiteError)
+            if isinstance(exc, pydantic.v1.ValidationError)
             else [str(exc)]
         )
         raise SuiteError(f"{where}: invalid kwargs: {'; '.join(problems)}") from None

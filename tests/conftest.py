@@ -11,15 +11,15 @@ from pathlib import Path
 import pytest
 from pyspark.sql import SparkSession
 
-from shoprec import engine, landing
+from shoprec import engine, landing, sail
 from shoprec.config import Settings
 
 
 @pytest.fixture(scope="session")
 def sail_url() -> Iterator[str]:
     """A real Sail Spark Connect server on 127.0.0.1 shared by the whole test session."""
-    server = engine.start_sail()
-    yield engine.sail_url(server)
+    server = sail.start_sail()
+    yield sail.sail_url(server)
     server.stop()
 
 

@@ -164,7 +164,8 @@ def _listening_addresses(airflow: LocalAirflow) -> set[str]:
 
 def test_up_prints_a_generated_password_once_and_keeps_it_private(stack: Stack) -> None:
     assert f"generated password for admin (shown once): {stack.password}" in stack.up_output
-    assert stack.password != "admin" and len(stack.password) >= 16
+    assert stack.password != "admin"
+    assert len(stack.password) >= 16
     mode = stat.S_IMODE(stack.airflow.passwords_file.stat().st_mode)
     assert mode == 0o600
     assert stat.S_IMODE(stack.airflow.config_file.stat().st_mode) == 0o600
@@ -196,7 +197,8 @@ def test_triggered_run_succeeds_and_publishes(stack: Stack, api: httpx.Client) -
     states = _task_states(api, "e2e_good")
     assert state == "success", states
     assert states["evaluate_previous_day"] == "skipped"  # no recommendations for the day before yet
-    assert states["train"] == "success" and states["reuse_champion"] == "skipped"  # no champion yet
+    assert states["train"] == "success"
+    assert states["reuse_champion"] == "skipped"  # no champion yet
     assert GOOD_DAY in _published_run_dates(stack.settings)
     report_artifact(
         "airflow-e2e.json",

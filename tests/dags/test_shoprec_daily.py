@@ -68,7 +68,8 @@ def _cli_command(words: list[str]):
 def test_every_task_runs_an_existing_shoprec_command_with_known_options(dag) -> None:
     control = {"training_due"}  # the branch decides, it runs no command
     operators = [t for t in dag.tasks if t.task_id not in control]
-    assert operators and all(isinstance(t, ShoprecOperator) for t in operators)
+    assert operators
+    assert all(isinstance(t, ShoprecOperator) for t in operators)
     for task in operators:
         words = task.command.split()
         command = _cli_command(words)

@@ -277,7 +277,8 @@ def test_shop_features_are_those_of_the_day_before(shop: Built) -> None:
         expected = items.loc[known_items.index.get_level_values(1), column].fillna(0).to_numpy()
         name = column if column.endswith("_id") else f"i_{column}"
         assert list(known_items[name]) == pytest.approx(list(expected)), column
-    assert len(known_users) > 0.5 * len(rows) and len(known_items) > 0.9 * len(rows)
+    assert len(known_users) > 0.5 * len(rows)
+    assert len(known_items) > 0.9 * len(rows)
 
 
 def test_events_on_or_after_the_label_day_change_no_feature(

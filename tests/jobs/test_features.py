@@ -81,7 +81,8 @@ def test_item_daily_and_affinity_match_pandas(lake: tuple[SparkSession, Settings
     assert (
         items["users_7d"] == week.groupby("item_id")["user_id"].nunique().reindex(items.index, fill_value=0)
     ).all()
-    assert items["click_rate_30d"].between(0, 1).all() and items["conversion_rate_30d"].between(0, 1).all()
+    assert items["click_rate_30d"].between(0, 1).all()
+    assert items["conversion_rate_30d"].between(0, 1).all()
 
     categories = pd.read_json(
         "\n".join(p.read_text() for p in sorted((settings.landing / "items").glob("date=*/items.jsonl"))),

@@ -229,7 +229,8 @@ def test_planted_ceiling_needs_the_truth_files(lake: Lake, tmp_path: Path) -> No
         offline_eval.method_lists(data, 3, repeat_purchases=False, truth=truth)["planted_ceiling"]
     )
     assert planted[1] == [29, 27, 26]  # preferences valid on E only; 28 bought
-    assert planted[2][0] == 50 and len(planted[2]) == 3  # category 5 holds one item: topped up by popularity
+    assert planted[2][0] == 50
+    assert len(planted[2]) == 3  # category 5 holds one item: topped up by popularity
     assert planted[3] == [39, 38, 19]  # 19's share is 10/65 (item 99 counts in category 1)
     assert planted[4] == [49, 48, 47]
     stats = offline_eval.run(lake.spark, settings, D, ks=(3,), horizons=(1,))

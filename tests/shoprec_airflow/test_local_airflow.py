@@ -17,7 +17,8 @@ from shoprec_airflow.local_airflow import LocalAirflow
 def test_configure_writes_private_config_bound_to_loopback(tmp_path: Path) -> None:
     stack = LocalAirflow(Settings(home=tmp_path, airflow_port=18080))
     password = stack.configure()
-    assert password is not None and len(password) >= 16
+    assert password is not None
+    assert len(password) >= 16
     for private in (stack.config_file, stack.passwords_file):
         assert stat.S_IMODE(private.stat().st_mode) == 0o600
     assert json.loads(stack.passwords_file.read_text()) == {"admin": password}

@@ -95,9 +95,11 @@ def test_demo_ingest_and_query(ingested: dict[str, str]) -> None:
     ]
     assert {r["event_type"] for r in rows} == {"view", "click", "cart", "fav", "purchase"}
     csv = shoprec("sql", query, "--format", "csv", env=ingested).stdout.splitlines()
-    assert csv[0] == "event_type,n" and len(csv) == 6
+    assert csv[0] == "event_type,n"
+    assert len(csv) == 6
     table = shoprec("sql", query, env=ingested).stdout
-    assert "purchase" in table and "event_type" in table
+    assert "purchase" in table
+    assert "event_type" in table
 
     tables = shoprec("lake", "tables", env=ingested).stdout
     events_line = next(line for line in tables.splitlines() if line.startswith("raw.events "))

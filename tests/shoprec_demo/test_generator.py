@@ -139,10 +139,12 @@ def test_layout_and_keys(world: World, events: pd.DataFrame) -> None:
     items = pq.read_table(truth / "items.parquet").to_pandas()
     assert list(items.columns) == [*TRUTH_ITEM_COLUMNS, *TRUTH_ITEM_EXTRA_COLUMNS]
     assert len(items) == world[2].items
-    assert items["consumable"].any() and not items["consumable"].all()
+    assert items["consumable"].any()
+    assert not items["consumable"].all()
     assert items["repurchase_days"].notna().eq(items["consumable"]).all()
     trending = items["trend_boost"] > 0
-    assert items["trend_peak"].notna().eq(trending).all() and items["trend_days"].notna().eq(trending).all()
+    assert items["trend_peak"].notna().eq(trending).all()
+    assert items["trend_days"].notna().eq(trending).all()
     habits = pq.read_table(truth / "habits.parquet").to_pandas()
     assert list(habits.columns) == ["user_id", "item_id", "interval_days", "valid_from", "valid_to"]
     assert set(habits["item_id"]) <= set(items.loc[items["consumable"], "item_id"])
@@ -199,7 +201,8 @@ def test_new_users_items_and_validity(world: World, events: pd.DataFrame) -> Non
 
     ev = events.merge(users[["user_id", "signup_date"]], on="user_id", how="left")
     ev = ev.merge(listed.rename("listed_date"), left_on="item_id", right_index=True, how="left")
-    assert ev["signup_date"].notna().all() and ev["listed_date"].notna().all()
+    assert ev["signup_date"].notna().all()
+    assert ev["listed_date"].notna().all()
     assert (ev["signup_date"] <= ev["partition"]).all()
     assert (ev["listed_date"] <= ev["partition"]).all()
     assert (ev["partition"] > START.isoformat())[ev["signup_date"] > START.isoformat()].all()
@@ -483,7 +486,8 @@ def test_trending_items_rise_and_fade(small: Small) -> None:
         near_days += int((distance <= 0.5).sum())
         far += counts[(distance >= 2.5).to_numpy()].sum()
         far_days += int((distance >= 2.5).sum())
-    assert near_days > 20 and far_days > 20
+    assert near_days > 20
+    assert far_days > 20
     assert near / near_days > 3 * far / far_days
 
 

@@ -37,6 +37,8 @@ SUITE_TABLES = (
     "features.item_cooccurrence",
     "training.examples",
     "reco.user_recommendations",
+    "reco.latest",
+    "reco.item_audiences",
 )
 KINDS = ("views", "clicks", "carts", "favs", "purchases")
 
@@ -210,7 +212,8 @@ def test_clean_partition_passes(clean_report: ValidationReport) -> None:
     suite = suites.load_suite(suites.suite_path("features.user_daily", Settings().suites))
     assert len(clean_report.results) == len(suite.entries)
     band = next(r for r in clean_report.results if r.check == "row_count_vs_previous")
-    assert band.observed == "10" and "previous partition 2026-01-30 has 10 rows" in band.note
+    assert band.observed == "10"
+    assert "previous partition 2026-01-30 has 10 rows" in band.note
     assert clean_report.summary().startswith(
         "features.user_daily 2026-01-31: 43 expectations, 0 blocking failures, 0 warnings; data docs: "
     )
@@ -223,11 +226,13 @@ def test_results_land_in_ops_validation_results(lake: SparkSession, clean_report
     assert all(r.success for r in rows)
     assert {r.severity for r in rows} == {"blocking", "warning"}
     nested = [r for r in rows if r.expectation == "ExpectColumnPairValuesAToBeGreaterThanB"]
-    assert len(nested) == 10 and "views_7d,views_1d" in {r.column_name for r in nested}
+    assert len(nested) == 10
+    assert "views_7d,views_1d" in {r.column_name for r in nested}
 
 
 def test_data_docs_are_built_under_home(clean_report: ValidationReport, lake_settings: Settings) -> None:
-    assert clean_report.data_docs is not None and clean_report.data_docs.name == "index.html"
+    assert clean_report.data_docs is not None
+    assert clean_report.data_docs.name == "index.html"
     assert clean_report.data_docs.is_file()
     assert clean_report.data_docs.is_relative_to(lake_settings.home.resolve() / "gx")
 
@@ -235,7 +240,8 @@ def test_data_docs_are_built_under_home(clean_report: ValidationReport, lake_set
 def test_first_partition_skips_row_count_band(lake: SparkSession, lake_settings: Settings) -> None:
     report = validation.validate(lake, lake_settings, "features.user_daily", FIRST)
     band = next(r for r in report.results if r.check == "row_count_vs_previous")
-    assert band.success and band.note == "skipped: no earlier non-empty partition"
+    assert band.success
+    assert band.note == "skipped: no earlier non-empty partition"
     assert not report.blocking_failed
 
 
