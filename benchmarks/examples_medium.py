@@ -28,8 +28,8 @@ def _settings(home: Path):  # Settings is imported lazily to keep the parent pro
 
 def _setup(home: Path, scale: str, start: date, days: int) -> dict[str, float]:
     from jobs import clean, features, ingest
-    from shoprec import demo_data
-    from shoprec import spark as engine
+    from shoprec import engine
+    from shoprec_demo import generator as demo_data
 
     settings = _settings(home)
     stats = demo_data.generate(settings.landing, settings.demo_truth, scale=scale, start=start, days=days)
@@ -48,8 +48,8 @@ def _setup(home: Path, scale: str, start: date, days: int) -> dict[str, float]:
 
 
 def _examples(home: Path, first: date, last: date) -> dict[str, object]:
-    from jobs import training
-    from shoprec import spark as engine
+    from jobs import examples as training
+    from shoprec import engine
 
     settings = _settings(home)
     with engine.session(settings, "benchmark-examples") as spark:
@@ -69,8 +69,8 @@ def _examples(home: Path, first: date, last: date) -> dict[str, object]:
 
 
 def _validate(home: Path, day: date) -> dict[str, object]:
-    from shoprec import spark as engine
-    from shoprec import validation
+    from shoprec import engine
+    from shoprec_quality import validation
 
     settings = _settings(home)
     with engine.session(settings, "benchmark-validate") as spark:

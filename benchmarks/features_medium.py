@@ -50,8 +50,8 @@ def _settings(home: Path):  # Settings is imported lazily to keep the parent pro
 
 def _setup(home: Path, scale: str, start: date, days: int) -> dict[str, float]:
     from jobs import clean, ingest
-    from shoprec import demo_data
-    from shoprec import spark as engine
+    from shoprec import engine
+    from shoprec_demo import generator as demo_data
 
     settings = _settings(home)
     stats = demo_data.generate(settings.landing, settings.demo_truth, scale=scale, start=start, days=days)
@@ -70,7 +70,7 @@ def _setup(home: Path, scale: str, start: date, days: int) -> dict[str, float]:
 
 def _features(home: Path, first: date, last: date) -> dict[str, float]:
     from jobs import features
-    from shoprec import spark as engine
+    from shoprec import engine
 
     settings = _settings(home)
     with engine.session(settings, "benchmark-features") as spark:

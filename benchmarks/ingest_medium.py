@@ -17,8 +17,8 @@ from common import peak_rss_mb
 
 
 def _generate(home: Path, scale: str, start: date, days: int) -> dict[str, float]:
-    from shoprec import demo_data
     from shoprec.config import Settings
+    from shoprec_demo import generator as demo_data
 
     settings = Settings(home=home)
     began = time.perf_counter()
@@ -36,7 +36,7 @@ def _generate(home: Path, scale: str, start: date, days: int) -> dict[str, float
 
 def _ingest(home: Path, start: date, days: int) -> dict[str, float]:
     from jobs import ingest
-    from shoprec import spark as engine
+    from shoprec import engine
     from shoprec.config import Settings
 
     settings = Settings(home=home)

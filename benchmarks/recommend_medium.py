@@ -28,7 +28,7 @@ def _settings(home: Path):  # imported lazily to keep the parent process light
 
 def _recommend(home: Path, day: date) -> dict[str, object]:
     from jobs import recommend
-    from shoprec import spark as engine
+    from shoprec import engine
 
     settings = _settings(home)
     began = time.perf_counter()
@@ -55,7 +55,7 @@ def _recommend(home: Path, day: date) -> dict[str, object]:
 
 def _evaluate(home: Path, day: date) -> dict[str, object]:
     from jobs import offline_eval
-    from shoprec import spark as engine
+    from shoprec import engine
 
     settings = _settings(home)
     began = time.perf_counter()

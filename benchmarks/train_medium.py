@@ -32,9 +32,10 @@ def _settings(home: Path):  # imported lazily to keep the parent process light
 
 
 def _setup(home: Path, scale: str, start: date, days: int) -> dict[str, object]:
-    from jobs import clean, features, ingest, training
-    from shoprec import demo_data
-    from shoprec import spark as engine
+    from jobs import clean, features, ingest
+    from jobs import examples as training
+    from shoprec import engine
+    from shoprec_demo import generator as demo_data
 
     done = home / "setup.json"
     if done.is_file():
@@ -98,8 +99,8 @@ def _truth(home: Path, last: date) -> dict[str, object]:
     import numpy as np
     import pandas as pd
 
+    from models.auc import auc
     from models.data import open_examples
-    from models.evaluate import auc
     from shoprec import catalog
 
     settings = _settings(home)

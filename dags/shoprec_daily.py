@@ -12,9 +12,9 @@ from datetime import date, timedelta
 import pendulum
 from airflow.sdk import DAG, CronDataIntervalTimetable, Param, TriggerRule, task
 
-from shoprec.orchestration import assets
-from shoprec.orchestration.cadence import WEEKDAYS, training_due
-from shoprec.orchestration.operator import ShoprecOperator
+from shoprec_airflow import assets
+from shoprec_airflow.cadence import WEEKDAYS, training_due
+from shoprec_airflow.operator import ShoprecOperator
 
 DAY = "{{ ds }}"
 FIRST_DAY = "{{ params.rebuild_from or ds }}"
@@ -188,6 +188,15 @@ with DAG(
         execution_timeout=timedelta(hours=2),
         outlets=assets.tables("reco.user_recommendations", "reco.latest", "reco.item_audiences"),
     )
+    validate_published = ShoprecOperator(
+        task_id="validate_published",
+        doc_md="The published audiences and reco.latest against their suites (the recommendations' own suite "
+        "gates them before they are published).",
+        arguments=["validate", "--table", "reco.item_audiences", "--table", "reco.latest", "--date", DAY],
+        outlets=assets.tables("ops.validation_results"),
+        retries=0,
+    )
 
     ingest >> clean >> features >> validate_inputs >> [examples, evaluate_previous_day]
     examples >> validate_examples >> choose_training() >> [train, reuse_champion] >> recommend
+    recommend >> validate_published

@@ -15,10 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from jobs import features, offline_eval, recommend, training
+from jobs import examples, features, offline_eval, recommend
 from jobs.candidates import CandidateConfig
-from shoprec import catalog, inputs
-from shoprec import spark as engine
+from shoprec import catalog, engine, inputs
 from shoprec.config import Settings
 
 
@@ -95,7 +94,7 @@ def run(
             settings,
             catalog.TRAINING_EXAMPLES,
             config.label_days,
-            lambda a, b: training.run(spark, settings, a, b),
+            lambda a, b: examples.run(spark, settings, a, b),
         )
         progress(f"examples: built {len(built)} missing label day(s)" if built else "examples: all there")
     options = workflow.TrainOptions(

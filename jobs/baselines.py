@@ -10,7 +10,7 @@ list (user_id, rank, item_id) of at most K items, best first.
 - ``recent_popularity``: the same over the 7 days up to D.
 - ``item_knn``: SAR-style item-to-item collaborative filtering over each user's whole history up
   to D. A user's affinity to an item is sum(weight(event type) * 0.5 ** (age / 30 days)) with
-  the event-type weights of `EVENT_WEIGHTS`; two items' similarity is the Jaccard index of the sets
+  the event-type weights of `AFFINITY_WEIGHTS`; two items' similarity is the Jaccard index of the sets
   of users who interacted with them (users with both / users with either); each item keeps its
   `KNN_NEIGHBOURS` most similar items; a user's score for an item is sum over the user's items i
   of affinity(i) * similarity(i, item). Items the user interacted with are removed.
@@ -33,11 +33,9 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from jobs.features import AFFINITY_WEIGHTS as EVENT_WEIGHTS
+from shoprec.vocabulary import AFFINITY_WEIGHTS, BOUGHT_DAYS, RECENT_DAYS
 
-BOUGHT_DAYS = 30
 POPULARITY_DAYS = 30
-RECENT_POPULARITY_DAYS = 7
 COOCCURRENCE_DAYS = 30
 ANCHOR_DAYS = 7
 AFFINITY_HALF_LIFE_DAYS = 30.0
@@ -56,7 +54,7 @@ def _since(events: pd.DataFrame, day: date, days: int) -> pd.DataFrame:
 
 
 def _weights(events: pd.DataFrame) -> np.ndarray:
-    return events["event_type"].map(EVENT_WEIGHTS).fillna(1.0).to_numpy(dtype=float)
+    return events["event_type"].map(AFFINITY_WEIGHTS).fillna(1.0).to_numpy(dtype=float)
 
 
 def top_lists(scores: pd.DataFrame, k: int, exclude: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -260,9 +258,7 @@ def baseline_lists(
     exclude = None if repeat_purchases else bought_recently(events, day, users)
     lists = {
         "popularity": ranking_lists(popularity_ranking(events, day, POPULARITY_DAYS), users, k, exclude),
-        "recent_popularity": ranking_lists(
-            popularity_ranking(events, day, RECENT_POPULARITY_DAYS), users, k, exclude
-        ),
+        "recent_popularity": ranking_lists(popularity_ranking(events, day, RECENT_DAYS), users, k, exclude),
         "item_knn": item_knn_lists(events, day, users, k, exclude),
         "cooccurrence": cooccurrence_lists(events, day, users, k, exclude),
     }

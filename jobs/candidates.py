@@ -34,14 +34,12 @@ from pyspark.sql import functions as F
 from jobs import candidate_sources, ranking_rows
 from jobs.candidate_sources import PAIR_KEY_COLUMNS
 from jobs.clean import valid_on
-from jobs.features import AFFINITY_WEIGHTS, EVENT_KINDS
 from jobs.user_buckets import UserBucket
-from shoprec import catalog, inputs
-from shoprec import spark as engine
+from shoprec import catalog, engine, inputs
 from shoprec.config import Settings
+from shoprec.vocabulary import AFFINITY_WEIGHTS, BOUGHT_DAYS, EVENT_KINDS
 
 SOURCES = catalog.CANDIDATE_SOURCES  # priority order, best first
-BOUGHT_DAYS = 30  # exclude_bought looks at purchases in the 30 days up to D (D - 29 .. D)
 
 
 @dataclass(frozen=True)
@@ -371,7 +369,7 @@ def build(
         settings: Where the lake lives.
         day: Run day D (features as of D; the recommendations are for D + 1).
         config: Source limits and merge rules (defaults: `CandidateConfig()`).
-        scratch: Where the frames are materialised, e.g. from `shoprec.spark.scratch`.
+        scratch: Where the frames are materialised, e.g. from `shoprec.engine.scratch`.
         only_users: (user_id) to build candidates for, e.g. the users with a label on the next
             day (training examples); None builds them for every active and cold-start user.
         bucket: Build for this bucket's users only (item-level frames are unaffected, so the

@@ -19,8 +19,7 @@ from datetime import date
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from shoprec import catalog, inputs
-from shoprec import spark as engine
+from shoprec import catalog, engine, inputs
 from shoprec.config import Settings
 from shoprec.dates import days_between
 

@@ -27,16 +27,14 @@ from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from jobs.clean import valid_on
-from shoprec import catalog, inputs
-from shoprec import spark as engine
+from shoprec import catalog, engine, inputs
 from shoprec.catalog import WINDOWS
 from shoprec.config import Settings
 from shoprec.dates import days_between
+from shoprec.vocabulary import AFFINITY_WEIGHTS, EVENT_KINDS
 
 HORIZON = max(WINDOWS)
 FEATURE_TABLES = (catalog.USER_DAILY, catalog.ITEM_DAILY, catalog.USER_CATEGORY, catalog.ITEM_COOCCURRENCE)
-EVENT_KINDS = {"view": "views", "click": "clicks", "cart": "carts", "fav": "favs", "purchase": "purchases"}
-AFFINITY_WEIGHTS = {"view": 1.0, "click": 2.0, "fav": 3.0, "cart": 4.0, "purchase": 6.0}
 AFFINITY_HALF_LIFE_DAYS = 7.0
 RATE_PRIOR_VIEWS = 20.0  # pseudo-views of the catalogue-wide rate mixed into each item's rates
 TOP_PARTNERS = 50

@@ -22,16 +22,16 @@ from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from jobs.rules import FieldRule, Violation, check
-from shoprec import catalog, landing
-from shoprec import spark as engine
+from shoprec import catalog, engine, landing
 from shoprec.config import Settings
 from shoprec.dates import days_between
+from shoprec.vocabulary import EVENT_TYPES
 
 EVENT_RULES = (
     FieldRule("event_id", "string", required=True),
     FieldRule("user_id", "bigint", required=True),
     FieldRule("item_id", "bigint", required=True),
-    FieldRule("event_type", "string", required=True, allowed=landing.EVENT_TYPES),
+    FieldRule("event_type", "string", required=True, allowed=EVENT_TYPES),
     FieldRule("event_ts", "timestamp", required=True),
     FieldRule("session_id", "string"),
     FieldRule("price", "double", non_negative=True),
@@ -360,7 +360,7 @@ def ingest_day(
     """Ingest one landing day; replaces the day's partitions so reruns leave the same tables.
 
     Args:
-        spark: A session from `shoprec.spark.session`.
+        spark: A session from `shoprec.engine.session`.
         settings: Where the landing files and the lake are.
         day: The UTC landing day.
         event_format: Format of the event files; detected from their suffixes when None.

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import IO, Literal
 
 from shoprec import landing
+from shoprec.vocabulary import EVENT_TYPES
 
 SourceFormat = Literal["behavior-log", "jsonl", "parquet", "csv"]
 FIELDS = (
@@ -127,8 +128,8 @@ def event_type_mapping(values: Sequence[str]) -> dict[str, str]:
     """
     mapping: dict[str, str] = {}
     for kind, source in parse_pairs(values):
-        if kind not in landing.EVENT_TYPES:
-            raise ValueError(f"{kind!r} is not one of {', '.join(landing.EVENT_TYPES)}")
+        if kind not in EVENT_TYPES:
+            raise ValueError(f"{kind!r} is not one of {', '.join(EVENT_TYPES)}")
         if mapping.get(source, kind) != kind:
             raise ValueError(f"{source!r} is given two types ({mapping[source]}, {kind})")
         mapping[source] = kind
@@ -325,7 +326,7 @@ class Converter:
         self.mapping = dict(mapping)
         self.id_prefix = id_prefix
         self.event_type = options.event_type
-        types = {kind: kind for kind in landing.EVENT_TYPES}
+        types = {kind: kind for kind in EVENT_TYPES}
         if fmt == "behavior-log":
             types.update(landing.BEHAVIOR_TYPES)
         types.update(options.event_types)
@@ -456,7 +457,7 @@ class Converter:
             return Rejection(
                 "unknown_event_type",
                 "event_type",
-                f"event_type '{text[:80]}' is not one of {', '.join(landing.EVENT_TYPES)}{mapped}",
+                f"event_type '{text[:80]}' is not one of {', '.join(EVENT_TYPES)}{mapped}",
             )
         return kind
 

@@ -36,16 +36,14 @@ from pyspark.sql import functions as F
 from jobs import baselines, planted_ceiling
 from jobs.clean import valid_on
 from jobs.ranking_metrics import candidate_recall, coverage, novelty, ranking_metrics
-from shoprec import catalog, inputs, lake
-from shoprec import spark as engine
+from shoprec import catalog, engine, inputs, lake
 from shoprec.config import Settings
+from shoprec.vocabulary import COLD_START_MODEL, TARGET_EVENTS
 
-TARGET_EVENTS = ("purchase", "cart")
 TARGET = "purchase+cart"
 HORIZONS = (1, 7)
 KS = (10, 20)
 NOVELTY_DAYS = 7
-COLD_START_VERSION = "popularity"  # model_version of published cold-start rows
 PUBLISHED = "published"
 PLANTED = "planted_ceiling"
 ALL_SOURCES = "all"
@@ -179,10 +177,10 @@ def published_model_version(versions: list[str]) -> str | None:
 
     A run served from popularity alone reports 'popularity'; no rows report None.
     """
-    ranked = sorted({v for v in versions if v and v != COLD_START_VERSION})
+    ranked = sorted({v for v in versions if v and v != COLD_START_MODEL})
     if ranked:
         return ",".join(ranked)
-    return COLD_START_VERSION if COLD_START_VERSION in versions else None
+    return COLD_START_MODEL if COLD_START_MODEL in versions else None
 
 
 def _partition(spark: SparkSession, settings: Settings, table: catalog.Table, day: date) -> DataFrame:

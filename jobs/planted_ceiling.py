@@ -1,7 +1,7 @@
 """The planted-preference ceiling (demo data only): lists ranked by the demo generator's hidden truth.
 
 It reads the truth files `shoprec demo-data` writes beside the lake (never read by the pipeline)
-and encodes how the generator draws behaviour (`shoprec.demo.simulate`), so it lives apart from
+and encodes how the generator draws behaviour (`shoprec_demo.simulate`), so it lives apart from
 the evaluation proper and only runs when those files exist.
 """
 
@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from shoprec.demo.simulate import STOREWIDE_AFFINITY, STOREWIDE_EXPONENT, STOREWIDE_SHARE, funnel_prob
-from shoprec.demo.world import attractiveness_at
+from shoprec_demo.simulate import STOREWIDE_AFFINITY, STOREWIDE_EXPONENT, STOREWIDE_SHARE, funnel_prob
+from shoprec_demo.world import attractiveness_at
 
 PREFERENCES_FILE = "preferences.parquet"
 TRUTH_ITEMS_FILE = "items.parquet"

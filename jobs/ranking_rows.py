@@ -1,7 +1,7 @@
 """The ranking rows: user, item and user x item feature columns as of a features date.
 
 One module builds them for both sides of the ranker, so what it is trained on
-(`jobs.training`, training.examples) and what it scores (`jobs.candidates`) cannot drift apart.
+(`jobs.examples`, training.examples) and what it scores (`jobs.candidates`) cannot drift apart.
 Every builder is keyed by features_date F and reads only what is known on F: features as of F,
 clean.items valid on F, clean.events up to F. Missing values are filled as the catalog's column
 comments of training.examples say.
@@ -17,10 +17,9 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from jobs.clean import valid_on
-from jobs.features import AFFINITY_WEIGHTS
 from shoprec import catalog
+from shoprec.vocabulary import AFFINITY_WEIGHTS, RECENT_DAYS
 
-RECENT_DAYS = 7
 RECENT_ITEMS = 10
 HISTORY_DAYS = 30  # the user's recent history with an item (ui_events_30d, ui_knn_score)
 PURCHASE_HISTORY_DAYS = 365  # the user's purchases of an item (ui_purchases_365d): what they buy again

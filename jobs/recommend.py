@@ -34,15 +34,15 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from jobs import candidates, user_buckets
-from shoprec import catalog, validation
-from shoprec import spark as engine
+from shoprec import catalog, engine
 from shoprec.config import Settings
+from shoprec.vocabulary import COLD_START_MODEL
+from shoprec_quality import validation
 
 if TYPE_CHECKING:
     from models.score import Ranker
 
 log = logging.getLogger("shoprec.recommend")
-COLD_START_MODEL = "popularity"
 
 
 class PublishError(RuntimeError):

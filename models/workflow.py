@@ -30,9 +30,9 @@ from pathlib import Path
 
 from models import quiet_library_logs
 from models import registry as model_registry
+from models.auc import Metrics, evaluate
 from models.data import DataError, Examples, measure_dense, open_examples, steps_per_epoch
 from models.dlrm import Arch, ModelConfig
-from models.evaluate import Metrics, evaluate
 from models.export import export
 from models.features import FeatureSpec, SpecError
 from models.registry import ModelRecord, Registry, RegistryError

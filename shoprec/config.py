@@ -9,7 +9,9 @@ from __future__ import annotations
 import os
 import re
 from functools import cached_property
+from importlib import resources
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import (
@@ -20,6 +22,11 @@ from pydantic_settings import (
 )
 
 _METASTORE_URI = re.compile(r"^thrift://[A-Za-z0-9.-]+:[0-9]{1,5}(,thrift://[A-Za-z0-9.-]+:[0-9]{1,5})*$")
+
+
+def packaged(folder: Literal["expectations", "dags"]) -> Path:
+    """A data folder shipped with shoprec (`expectations/`, `dags/`), from a checkout or an installed wheel."""
+    return Path(str(resources.files(folder)))
 
 
 def _config_file() -> Path:
@@ -61,6 +68,12 @@ class Settings(BaseSettings):
     )
     landing_dir: Path | None = Field(None, description="Landing files; default <home>/landing.")
     lake_dir: Path | None = Field(None, description="Delta tables; default <home>/lake.")
+    suites_dir: Path | None = Field(
+        None, description="Great Expectations suite files; default the suites shipped with shoprec."
+    )
+    dags_dir: Path | None = Field(
+        None, description="Airflow DAG files; default the DAGs shipped with shoprec."
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -111,6 +124,16 @@ class Settings(BaseSettings):
         import psutil
 
         return int(psutil.virtual_memory().total)
+
+    @cached_property
+    def suites(self) -> Path:
+        """Folder of the suite files (`<schema>.<table>.yaml`): SHOPREC_SUITES_DIR, else `expectations/`."""
+        return (self.suites_dir or packaged("expectations")).resolve()
+
+    @cached_property
+    def dags(self) -> Path:
+        """Folder of the Airflow DAG files: SHOPREC_DAGS_DIR, else `dags/`."""
+        return (self.dags_dir or packaged("dags")).resolve()
 
     @cached_property
     def airflow_home(self) -> Path:

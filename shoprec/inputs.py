@@ -45,7 +45,7 @@ class MissingInputError(ValueError):
 
 def missing_days(spark: SparkSession, settings: Settings, table: Table, days: list[date]) -> list[date]:
     """Which of `days` have no rows in the date-partitioned `table` (a table not written yet has none)."""
-    from shoprec import spark as engine
+    from shoprec import engine
 
     if not days:
         return []
@@ -80,7 +80,7 @@ def empty_days(
     """
     from pyspark.sql import functions as F
 
-    from shoprec import spark as engine
+    from shoprec import engine
 
     if not days:
         return set()

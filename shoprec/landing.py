@@ -20,9 +20,6 @@ from typing import Literal
 Kind = Literal["events", "items", "users"]
 EventFormat = Literal["jsonl", "parquet", "behavior-log"]
 
-EVENT_TYPES = ("view", "click", "cart", "fav", "purchase")
-"""The event types shoprec knows; landing files use exactly these."""
-
 BEHAVIOR_TYPES = {"pv": "view", "fav": "fav", "cart": "cart", "buy": "purchase"}
 """The public behaviour log's behavior_type values and the event types they stand for."""
 

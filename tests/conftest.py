@@ -11,16 +11,15 @@ from pathlib import Path
 import pytest
 from pyspark.sql import SparkSession
 
-from shoprec import landing
-from shoprec import spark as engine
+from shoprec import engine, landing, sail
 from shoprec.config import Settings
 
 
 @pytest.fixture(scope="session")
 def sail_url() -> Iterator[str]:
     """A real Sail Spark Connect server on 127.0.0.1 shared by the whole test session."""
-    server = engine.start_sail()
-    yield engine.sail_url(server)
+    server = sail.start_sail()
+    yield sail.sail_url(server)
     server.stop()
 
 
@@ -31,11 +30,9 @@ FEATURES_AS_OF = date(2026, 1, 8)
 def build_features(spark: SparkSession, settings: Settings, days: int, as_of: tuple[date, date]) -> None:
     """Generate a tiny shop (seed 7) from FEATURES_START, ingest, clean, and build features for the as_of range."""
     from jobs import clean, features, ingest
-    from shoprec import demo_data
+    from shoprec_demo.generator import generate
 
-    demo_data.generate(
-        settings.landing, settings.demo_truth, scale="tiny", start=FEATURES_START, days=days, seed=7
-    )
+    generate(settings.landing, settings.demo_truth, scale="tiny", start=FEATURES_START, days=days, seed=7)
     end = FEATURES_START + timedelta(days=days - 1)
     list(ingest.run(spark, settings, FEATURES_START, end))
     clean.run(spark, settings, FEATURES_START, end)

@@ -21,11 +21,11 @@ from typing import Any
 
 import pytest
 
-from shoprec import spark as engine
+from shoprec import engine, sail
 from shoprec.config import Settings
 from shoprec.hive_metastore import LocalMetastore
 from tests.conftest import FEATURES_AS_OF, build_features
-from tests.test_analyst_queries import documented_queries
+from tests.docs.test_analyst_queries import documented_queries
 
 SHOPREC = str(Path(sys.executable).with_name("shoprec"))
 PLAIN_CLIENT = Path(__file__).with_name("plain_client.py")
@@ -70,9 +70,9 @@ def served_lake(metastore: LocalMetastore, tmp_path_factory: pytest.TempPathFact
     from jobs import features
 
     settings = Settings(home=tmp_path_factory.mktemp("served_lake") / "home", metastore_uri=metastore.uri)
-    server = engine.start_sail(metastore_uri=settings.metastore_uri)
+    server = sail.start_sail(metastore_uri=settings.metastore_uri)
     try:
-        spark = engine.connect(engine.sail_url(server), settings, "shoprec-tests-analysts")
+        spark = engine.connect(sail.sail_url(server), settings, "shoprec-tests-analysts")
         build_features(spark, settings, days=10, as_of=(FIRST_FEATURE_DAY, FEATURES_AS_OF))
         features.run(spark, settings, LATER_FEATURE_DAY)
         spark.stop()

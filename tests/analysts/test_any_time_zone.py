@@ -99,7 +99,8 @@ def test_a_table_reads_as_of_an_earlier_version(
     expected = {}
     for day in earlier.column("as_of_date").to_pylist():
         expected[str(day)] = expected.get(str(day), 0) + 1
-    assert min(expected) == FIRST_FEATURE_DAY.isoformat() and max(expected) == FEATURES_AS_OF.isoformat()
+    assert min(expected) == FIRST_FEATURE_DAY.isoformat()
+    assert max(expected) == FEATURES_AS_OF.isoformat()
     assert LATER_FEATURE_DAY.isoformat() in {
         str(d)
         for d in DeltaTable(location)

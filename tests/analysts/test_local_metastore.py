@@ -11,15 +11,17 @@ import pytest
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
-from shoprec.cli.metastore import app
 from shoprec.config import Settings
 from shoprec.hive_metastore import LocalMetastore, answers
+from shoprec_cli.metastore import app
 from tests.analysts.conftest import free_port
 
 
 def test_it_listens_on_loopback_only_and_keeps_no_password(metastore: LocalMetastore) -> None:
     status = metastore.status()
-    assert status.running and status.answering and status.pid is not None
+    assert status.running
+    assert status.answering
+    assert status.pid is not None
     ports = {
         c.laddr.port: c.laddr.ip
         for c in psutil.Process(status.pid).net_connections(kind="tcp")
@@ -28,7 +30,8 @@ def test_it_listens_on_loopback_only_and_keeps_no_password(metastore: LocalMetas
     assert ports == {metastore.port: ports[metastore.port]}, "the metastore opened other listening ports"
     assert ports[metastore.port] in {"127.0.0.1", "::ffff:127.0.0.1"}
     site = (metastore.conf_dir / "metastore-site.xml").read_text()
-    assert "ConnectionPassword" not in site and "ConnectionUserName" not in site  # embedded Derby: no user
+    assert "ConnectionPassword" not in site
+    assert "ConnectionUserName" not in site  # embedded Derby: no user
 
 
 def test_up_status_down_through_the_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -47,10 +50,12 @@ def test_up_status_down_through_the_cli(tmp_path: Path, monkeypatch: pytest.Monk
         again = runner.invoke(app, ["up"])
         assert "already running" in again.output
         status = runner.invoke(app, ["status"])
-        assert "hive-metastore running" in status.output and "(answering)" in status.output
+        assert "hive-metastore running" in status.output
+        assert "(answering)" in status.output
     finally:
         down = runner.invoke(app, ["down"])
-    assert down.exit_code == 0 and "stopped: hive-metastore" in down.output
+    assert down.exit_code == 0
+    assert "stopped: hive-metastore" in down.output
     assert not answers(f"thrift://127.0.0.1:{port}")
     assert "nothing was running" in runner.invoke(app, ["down"]).output
     assert "stopped" in runner.invoke(app, ["status"]).output

@@ -21,9 +21,8 @@ def test_the_notebook_needs_nothing_but_pyspark() -> None:
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     code = "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "code")
     assert not re.search(r"^\s*(import|from)\s+shoprec|^\s*!|subprocess", code, re.MULTILINE)  # no shoprec
-    assert (
-        "CREATE " not in code.upper() and 'spark.sql.session.timeZone", ' not in code
-    )  # no DDL, no zone set
+    assert "CREATE " not in code.upper()
+    assert 'spark.sql.session.timeZone", ' not in code  # no DDL, no zone set
     assert all(not cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code")
 
 

@@ -16,8 +16,7 @@ from typing import Any
 import pytest
 from pyspark.sql import SparkSession
 
-from shoprec import catalog
-from shoprec import spark as engine
+from shoprec import catalog, engine_errors, registration, sail
 from shoprec.catalog import Column, Table
 from shoprec.config import Settings
 from shoprec.hive_metastore import LocalMetastore
@@ -37,7 +36,7 @@ def test_register_tables_from_a_session_in_any_zone(
     utc_session, settings = feature_lake
     spark = _session(sail_url, zone)
     try:
-        engine.register_tables(spark, settings)
+        registration.register_tables(spark, settings)
         assert spark.conf.get("spark.sql.session.timeZone") == zone  # the session's own zone is back
         assert spark.sql(FIRST_EVENTS).collect() == utc_session.sql(FIRST_EVENTS).collect()
         assert {row.tableName for row in spark.sql("SHOW TABLES IN features").collect()} >= {
@@ -55,7 +54,7 @@ def test_the_printed_ddl_registers_from_a_session_in_any_zone(
     utc_session, settings = feature_lake
     spark = _session(sail_url, zone)
     try:
-        for statement in engine.registration_sql(settings).split(";\n"):
+        for statement in registration.registration_sql(settings).split(";\n"):
             if statement.strip():
                 spark.sql(statement)
         assert spark.sql(FIRST_EVENTS).collect() == utc_session.sql(FIRST_EVENTS).collect()
@@ -97,9 +96,9 @@ def _scratch_table(comment: str = "A value.") -> Table:
 def shared_catalog(metastore: LocalMetastore, tmp_path: Path) -> Iterator[tuple[str, Settings]]:
     """A Sail server whose catalog is the metastore, and settings for a fresh lake registered there."""
     settings = Settings(home=tmp_path / "home", metastore_uri=metastore.uri)
-    server = engine.start_sail(metastore_uri=metastore.uri)
-    yield engine.sail_url(server), settings
-    cleanup = _session(engine.sail_url(server), "UTC")
+    server = sail.start_sail(metastore_uri=metastore.uri)
+    yield sail.sail_url(server), settings
+    cleanup = _session(sail.sail_url(server), "UTC")
     cleanup.sql("DROP TABLE IF EXISTS scratch.moments")
     cleanup.stop()
     server.stop()
@@ -108,19 +107,20 @@ def shared_catalog(metastore: LocalMetastore, tmp_path: Path) -> Iterator[tuple[
 def test_a_shared_catalog_registers_once_and_fixes_what_changed(shared_catalog: tuple[str, Settings]) -> None:
     url, settings = shared_catalog
     first = _session(url, "Asia/Shanghai")
-    engine.register_tables(first, settings, [_scratch_table()])
+    registration.register_tables(first, settings, [_scratch_table()])
     first.sql("INSERT INTO scratch.moments VALUES (1, TIMESTAMP'2026-01-01 08:00:00', 1.5)")  # Shanghai 08:00
     first.stop()
 
     later = _session(url, "America/Los_Angeles")
     recorder = Recorder(later)
-    engine.register_tables(recorder, settings, [_scratch_table()])  # type: ignore[arg-type]
+    registration.register_tables(recorder, settings, [_scratch_table()])  # type: ignore[arg-type]
     assert not [s for s in recorder.statements if s.startswith(("CREATE TABLE", "DROP"))]
     row = later.sql("SELECT unix_micros(at) AS micros, value FROM scratch.moments").collect()[0]
-    assert row.micros == 1767225600 * 1_000_000 and row.value == 1.5  # 2026-01-01T00:00:00Z
+    assert row.micros == 1767225600 * 1_000_000
+    assert row.value == 1.5  # 2026-01-01T00:00:00Z
 
     recorder.statements.clear()
-    engine.register_tables(recorder, settings, [_scratch_table("A value, renamed.")])  # type: ignore[arg-type]
+    registration.register_tables(recorder, settings, [_scratch_table("A value, renamed.")])  # type: ignore[arg-type]
     assert [s.split(" (")[0] for s in recorder.statements if s.startswith(("CREATE TABLE", "DROP"))] == [
         "DROP TABLE IF EXISTS scratch.moments",
         "CREATE TABLE IF NOT EXISTS scratch.moments",
@@ -137,22 +137,22 @@ def test_a_shared_catalog_serving_another_lake_is_refused(
     url, settings = shared_catalog
     spark = _session(url, "UTC")
     try:
-        engine.register_tables(spark, settings, [_scratch_table()])
+        registration.register_tables(spark, settings, [_scratch_table()])
         other = Settings(home=tmp_path / "other", metastore_uri=settings.metastore_uri)
         with pytest.raises(
-            engine.EngineError, match=re.escape("one catalog (Hive Metastore) serves one lake")
+            engine_errors.EngineError, match=re.escape("one catalog (Hive Metastore) serves one lake")
         ):
-            engine.register_tables(spark, other, [_scratch_table()])
+            registration.register_tables(spark, other, [_scratch_table()])
     finally:
         spark.stop()
 
 
 def test_a_metastore_that_does_not_answer_is_named() -> None:
     with pytest.raises(
-        engine.EngineError,
+        engine_errors.EngineError,
         match=re.escape("does not answer: start the local one with `shoprec metastore up`"),
     ):
-        engine.start_sail(metastore_uri=f"thrift://127.0.0.1:{free_port()}")
+        sail.start_sail(metastore_uri=f"thrift://127.0.0.1:{free_port()}")
 
 
 def test_sessions_registering_at_once_do_not_fail_each_other(shared_catalog: tuple[str, Settings]) -> None:
@@ -167,7 +167,7 @@ def test_sessions_registering_at_once_do_not_fail_each_other(shared_catalog: tup
     sessions = [_session(url, zone) for zone in ZONES]
     try:
         with ThreadPoolExecutor(len(sessions)) as pool:
-            list(pool.map(lambda spark: engine.register_tables(spark, settings, tables), sessions))
+            list(pool.map(lambda spark: registration.register_tables(spark, settings, tables), sessions))
         assert {r.tableName for r in sessions[0].sql(f"SHOW TABLES IN {schema}").collect()} == {
             "t0",
             "t1",

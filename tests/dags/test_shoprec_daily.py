@@ -10,17 +10,17 @@ import pytest
 import typer.main
 
 from shoprec import catalog
-from shoprec.cli import app
-from shoprec.orchestration.cadence import training_due
-from shoprec.orchestration.local_airflow import DAGS_FOLDER
-from shoprec.orchestration.operator import ShoprecOperator
+from shoprec.config import Settings
+from shoprec_airflow.cadence import training_due
+from shoprec_airflow.operator import ShoprecOperator
+from shoprec_cli import app
 
 
 @pytest.fixture(scope="module")
 def dagbag():
     from airflow.dag_processing.dagbag import DagBag
 
-    return DagBag(dag_folder=str(DAGS_FOLDER))
+    return DagBag(dag_folder=str(Settings().dags))
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +31,7 @@ def dag(dagbag):
 def test_dags_import_without_errors(dagbag) -> None:
     assert dagbag.import_errors == {}
     assert "shoprec_daily" in dagbag.dags
-    assert Path(DAGS_FOLDER, "shoprec_daily.py").exists()
+    assert Path(Settings().dags, "shoprec_daily.py").exists()
 
 
 def test_no_cycles_and_the_pipeline_order(dag) -> None:
@@ -68,7 +68,8 @@ def _cli_command(words: list[str]):
 def test_every_task_runs_an_existing_shoprec_command_with_known_options(dag) -> None:
     control = {"training_due"}  # the branch decides, it runs no command
     operators = [t for t in dag.tasks if t.task_id not in control]
-    assert operators and all(isinstance(t, ShoprecOperator) for t in operators)
+    assert operators
+    assert all(isinstance(t, ShoprecOperator) for t in operators)
     for task in operators:
         words = task.command.split()
         command = _cli_command(words)

@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 from pyspark.sql import SparkSession
 
-from shoprec import catalog
-from shoprec import spark as engine
+from shoprec import catalog, engine
 from shoprec.config import Settings
 
 DOC = Path(__file__).parents[2] / "docs" / "recommendations.md"

@@ -17,8 +17,7 @@ from pyspark.sql import SparkSession
 
 from jobs import candidates, features, ranking_rows
 from jobs.candidates import CandidateConfig, Candidates
-from shoprec import catalog
-from shoprec import spark as engine
+from shoprec import catalog, engine
 from shoprec.config import Settings
 from tests.conftest import FEATURES_AS_OF, copy_lake
 

@@ -12,8 +12,7 @@ import pytest
 from pyspark.sql import SparkSession
 
 from jobs import features
-from shoprec import catalog
-from shoprec import spark as engine
+from shoprec import catalog, engine
 from shoprec.config import Settings
 from tests.conftest import FEATURES_AS_OF, FEATURES_START, build_features
 
@@ -82,7 +81,8 @@ def test_item_daily_and_affinity_match_pandas(lake: tuple[SparkSession, Settings
     assert (
         items["users_7d"] == week.groupby("item_id")["user_id"].nunique().reindex(items.index, fill_value=0)
     ).all()
-    assert items["click_rate_30d"].between(0, 1).all() and items["conversion_rate_30d"].between(0, 1).all()
+    assert items["click_rate_30d"].between(0, 1).all()
+    assert items["conversion_rate_30d"].between(0, 1).all()
 
     categories = pd.read_json(
         "\n".join(p.read_text() for p in sorted((settings.landing / "items").glob("date=*/items.jsonl"))),

@@ -13,8 +13,7 @@ import pytest
 from pyspark.sql import SparkSession
 
 from jobs import ingest
-from shoprec import catalog, lake, landing
-from shoprec import spark as engine
+from shoprec import catalog, engine, lake, landing
 from shoprec.config import Settings
 from tests.conftest import event, write_landing
 

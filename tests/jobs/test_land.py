@@ -20,8 +20,9 @@ from pyspark.sql import SparkSession
 from jobs import ingest
 from jobs import land as job
 from jobs.land_sources import LandError, LandOptions, column_mapping, event_type_mapping
-from shoprec import landing, validation
+from shoprec import landing
 from shoprec.config import Settings
+from shoprec_quality import validation
 
 SHOPREC = str(Path(sys.executable).with_name("shoprec"))
 RETAILROCKET = LandOptions(
@@ -413,7 +414,8 @@ def test_id_rule() -> None:
     assert landing.parse_id(" 42 ") == (42, False)
     assert landing.parse_id("") == (None, False)
     value, hashed = landing.parse_id("85123A")
-    assert hashed and value == landing.hashed_id("85123A") == 9005407852147677483  # stable everywhere
+    assert hashed
+    assert value == landing.hashed_id("85123A") == 9005407852147677483  # stable everywhere
     assert landing.HASHED_ID_MIN <= landing.hashed_id("x") < 2**63
     assert landing.parse_id("99999999999999999999")[1]  # too large for a BIGINT: hashed
 

@@ -32,11 +32,10 @@ from pyspark.sql import DataFrame, SparkSession
 from typer.testing import CliRunner
 
 from jobs import offline_eval, planted_ceiling
-from shoprec import catalog
-from shoprec import spark as engine
-from shoprec.cli.common import UserFacingError
-from shoprec.cli.evaluate import evaluate as evaluate_command
+from shoprec import catalog, engine
 from shoprec.config import Settings
+from shoprec_cli.common import UserFacingError
+from shoprec_cli.evaluate import evaluate as evaluate_command
 
 D = date(2026, 3, 10)
 E = D + timedelta(days=1)
@@ -230,7 +229,8 @@ def test_planted_ceiling_needs_the_truth_files(lake: Lake, tmp_path: Path) -> No
         offline_eval.method_lists(data, 3, repeat_purchases=False, truth=truth)["planted_ceiling"]
     )
     assert planted[1] == [29, 27, 26]  # preferences valid on E only; 28 bought
-    assert planted[2][0] == 50 and len(planted[2]) == 3  # category 5 holds one item: topped up by popularity
+    assert planted[2][0] == 50
+    assert len(planted[2]) == 3  # category 5 holds one item: topped up by popularity
     assert planted[3] == [39, 38, 19]  # 19's share is 10/65 (item 99 counts in category 1)
     assert planted[4] == [49, 48, 47]
     stats = offline_eval.run(lake.spark, settings, D, ks=(3,), horizons=(1,))

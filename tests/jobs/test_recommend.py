@@ -29,8 +29,7 @@ from models.dlrm import ModelConfig, build_ranker
 from models.features import FeatureSpec
 from models.registry import Registry
 from models.score import Ranker
-from shoprec import catalog
-from shoprec import spark as engine
+from shoprec import catalog, engine
 from shoprec.config import Settings
 from tests.conftest import FEATURES_AS_OF, copy_lake
 

@@ -13,7 +13,8 @@ def test_spec_round_trips_with_statistics() -> None:
     spec = FeatureSpec().with_stats({f.name: (1.5, 2.0) for f in DENSE_FEATURES})
     again = FeatureSpec.from_json(spec.to_json())
     assert again == spec
-    assert again.dense[0].mean == 1.5 and again.dense[0].std == 2.0
+    assert again.dense[0].mean == 1.5
+    assert again.dense[0].std == 2.0
 
 
 def test_spec_rejects_a_column_the_examples_table_lacks() -> None:
@@ -36,4 +37,5 @@ def test_bucketing_reserves_row_zero_and_keeps_new_ids_in_range() -> None:
     ids = np.array([0, 1, 6, 7, 8, 1_000_003])
     rows = bucket(ids, 8)
     assert rows.tolist() == [0, 2, 7, 1, 2, 1 + 1_000_003 % 7]
-    assert rows.min() >= 0 and rows.max() < 8
+    assert rows.min() >= 0
+    assert rows.max() < 8

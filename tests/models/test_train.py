@@ -11,8 +11,8 @@ import pytest
 import torch
 from deltalake import write_deltalake
 
+from models.auc import evaluate
 from models.data import open_examples
-from models.evaluate import evaluate
 from models.export import export, load_checkpoint
 from models.score import Ranker
 from models.train import check_rows, train
@@ -24,7 +24,9 @@ from tests.models.synthetic import examples
 def test_single_process_learns_the_planted_preferences(tmp_path: Path, examples_table: Path) -> None:
     cfg = prepare_run(tmp_path / "run", examples_table)
     result = train(cfg)
-    assert result.finished and result.world_size == 1 and result.backend == "gloo"
+    assert result.finished
+    assert result.world_size == 1
+    assert result.backend == "gloo"
     assert result.last_loss < result.first_loss
     ranker = Ranker.load(export(cfg.run_dir))
     earlier = load_checkpoint(cfg.run_dir, sorted((cfg.run_dir / "checkpoints").glob("step_*"))[-2])
@@ -35,7 +37,8 @@ def test_single_process_learns_the_planted_preferences(tmp_path: Path, examples_
     assert metrics.auc > 0.75, metrics
     assert metrics.auc > metrics.popularity_auc + 0.2, metrics
     progress = [json.loads(line) for line in (cfg.run_dir / "progress.jsonl").read_text().splitlines()]
-    assert progress[-1]["step"] == result.steps and progress[-1]["samples_per_second"] > 0
+    assert progress[-1]["step"] == result.steps
+    assert progress[-1]["samples_per_second"] > 0
 
 
 def test_a_stopped_run_resumes_where_it_stopped_and_ends_like_an_uninterrupted_one(
@@ -48,7 +51,9 @@ def test_a_stopped_run_resumes_where_it_stopped_and_ends_like_an_uninterrupted_o
     assert (first.steps, first.finished) == (13, False)
     resumed = prepare_run(tmp_path / "stopped", examples_table, epochs=1)
     second = train(resumed)
-    assert second.resumed_from_step == 13 and second.finished and second.steps == first.total_steps
+    assert second.resumed_from_step == 13
+    assert second.finished
+    assert second.steps == first.total_steps
     np.testing.assert_allclose(
         np.load(resumed.run_dir / "check_predictions.npy"),
         np.load(whole.run_dir / "check_predictions.npy"),
@@ -63,7 +68,8 @@ def test_two_gloo_ranks_via_torchrun_and_the_checkpoint_loads_into_one_process(
     cfg = prepare_run(tmp_path / "run", examples_table)
     launch(cfg, nproc=2)
     result = json.loads((cfg.run_dir / "result.json").read_text())
-    assert result["world_size"] == 2 and result["finished"]
+    assert result["world_size"] == 2
+    assert result["finished"]
     assert result["last_loss"] < result["first_loss"]
     single = load_checkpoint(cfg.run_dir)  # the 2-rank DCP checkpoint, resharded into one process
     np.testing.assert_allclose(

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from models import workflow
+from models.auc import evaluate
 from models.data import DataError, open_examples
-from models.evaluate import evaluate
 from models.registry import Registry, RegistryError
 from models.score import Ranker
 from models.workflow import TrainOptions
@@ -42,14 +42,16 @@ def test_first_model_is_registered_with_its_inputs_and_becomes_champion(
     settings, outcome = trained
     registry = Registry.for_settings(settings)
     record = registry.get()  # the champion
-    assert outcome.record is not None and record.version == outcome.record.version == 1
-    assert record.champion and record.decision == "promoted: first model"
-    assert record.validation_date == VALID_DAY.isoformat() and record.auc == pytest.approx(
-        outcome.metrics.auc
-    )
+    assert outcome.record is not None
+    assert record.version == outcome.record.version == 1
+    assert record.champion
+    assert record.decision == "promoted: first model"
+    assert record.validation_date == VALID_DAY.isoformat()
+    assert record.auc == pytest.approx(outcome.metrics.auc)
     run = registry.client.get_run(record.run_id)
     assert run.data.tags["input.training.examples"] == "4"  # one Delta commit per written day: versions 0..4
-    assert run.data.params["embedding_dim"] == "16" and run.data.metrics["auc"] > 0.75
+    assert run.data.params["embedding_dim"] == "16"
+    assert run.data.metrics["auc"] > 0.75
     assert len(registry.client.get_metric_history(record.run_id, "train_loss")) >= 1
     files = {f.path for f in registry.client.list_artifacts(record.run_id, "model")}
     assert files == {"model/model.pt", "model/spec.json", "model/model_config.json"}
@@ -71,7 +73,9 @@ def test_the_same_command_again_reuses_the_registered_model(
 ) -> None:
     settings, first = trained
     again = workflow.run(settings, OPTIONS, progress=lambda _: None)
-    assert again.reused and again.record.version == 1 and again.run_dir == first.run_dir
+    assert again.reused
+    assert again.record.version == 1
+    assert again.run_dir == first.run_dir
     assert [r.version for r in Registry.for_settings(settings).versions()][-1] == 1
 
 
@@ -84,7 +88,8 @@ def test_a_finished_but_unregistered_run_is_registered_without_training_again(
     again = workflow.run(settings, OPTIONS, progress=lines.append)
     assert any("already finished" in line for line in lines)
     assert not any(line.startswith("training on") for line in lines)
-    assert again.record.version == 2 and again.result == first.result
+    assert again.record.version == 2
+    assert again.result == first.result
     assert again.decision.startswith("promoted: AUC")  # the same model ties the champion
 
 
@@ -97,7 +102,8 @@ def test_a_challenger_is_judged_against_the_champion_on_the_same_day(
     weak = workflow.run(settings, replace(OPTIONS, seed=8, batch_size=512, days=1))
     champion = registry.get()
     if weak.metrics.auc >= first.metrics.auc:  # the champion's AUC on this same validation day
-        assert champion.version == weak.record.version and weak.decision.startswith("promoted: AUC")
+        assert champion.version == weak.record.version
+        assert weak.decision.startswith("promoted: AUC")
     else:
         assert champion.version == before.version
         assert weak.decision.startswith(f"kept champion v{before.version}")
@@ -145,4 +151,5 @@ def test_scores_are_probabilities(trained: tuple[Settings, workflow.TrainOutcome
     valid = open_examples(catalog.TRAINING_EXAMPLES.location(settings.lake), [VALID_DAY])
     table = next(valid.record_batches(ranker.spec.columns))
     scores = ranker.predict(table)
-    assert scores.shape == (table.num_rows,) and np.all((scores > 0) & (scores < 1))
+    assert scores.shape == (table.num_rows,)
+    assert np.all((scores > 0) & (scores < 1))
