@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
-# Peak working set of one active user's candidates, scoring rows and scores (about 100 candidates of
-# some 40 columns, plus the history they are built from), measured on the medium demo (README).
+# Working set of one active user's candidates, scoring rows and scores (about 90 candidates of some
+# 40 columns, plus the history they are built from): the medium demo's buckets of 77k users peaked
+# at 4.5 GB, about 40 kB per user over a 1.5 GB base (README); half as much again for headroom.
 BYTES_PER_ACTIVE_USER = 60_000
 # Share of SHOPREC_MEMORY_GB one bucket may take: the engine's caches, the model and the
 # operating system need the rest.
