@@ -92,9 +92,22 @@ class PairScorer:
         spec = ranker.spec
         self.pair_dense = [f for f in spec.dense if f.name not in users.column_names + items.column_names]
         self._owner = {f.name: _owner(f.name, users, items) for f in spec.dense}
-        self._user_ids, self._user_dense, self._user_pooled = self._side(users, "user_id", "users")
-        self._item_ids, self._item_dense, self._item_pooled = self._side(items, "item_id", "items")
-        self._sparse_order = list(ranker.model.sparse_arch.sparse_feature_names)
+        self._user_ids, self._user_dense, user_pooled = self._side(users, "user_id", "users")
+        self._item_ids, self._item_dense, item_pooled = self._side(items, "item_id", "items")
+        # where each owner's columns go in the model's dense and sparse inputs, so a batch is built
+        # by three gathers into preallocated tensors instead of column by column
+        self._dense_slots = {
+            owner: _slot([k for k, f in enumerate(spec.dense) if self._owner[f.name] == owner])
+            for owner in ("users", "items", "pairs")
+        }
+        order = list(ranker.model.sparse_arch.sparse_feature_names)
+        self._sparse_slots = {
+            "users": _slot([k for k, name in enumerate(order) if name in user_pooled]),
+            "items": _slot([k for k, name in enumerate(order) if name not in user_pooled]),
+        }
+        dim = ranker.config.embedding_dim
+        self._user_sparse = _stacked(user_pooled, [n for n in order if n in user_pooled], len(users), dim)
+        self._item_sparse = _stacked(item_pooled, [n for n in order if n not in user_pooled], len(items), dim)
 
     def _side(
         self, table: pa.Table, key: str, owner: str
@@ -123,27 +136,36 @@ class PairScorer:
         """Probabilities [B] for pairs (user_id, item_id and the pair-level columns)."""
         users = _positions(self._user_ids, pairs.column("user_id").to_numpy(), "user_id", "users")
         items = _positions(self._item_ids, pairs.column("item_id").to_numpy(), "item_id", "items")
-        parts = {
-            "users": self._user_dense[users],
-            "items": self._item_dense[items],
-            "pairs": torch.from_numpy(dense_matrix(pairs, self.pair_dense)),
-        }
-        columns = {"users": 0, "items": 0, "pairs": 0}
-        dense = []
-        for feature in self.ranker.spec.dense:  # back into spec order
-            owner = self._owner[feature.name]
-            dense.append(parts[owner][:, columns[owner]])
-            columns[owner] += 1
-        pooled = [
-            self._user_pooled[n][users] if n in self._user_pooled else self._item_pooled[n][items]
-            for n in self._sparse_order
-        ]
+        pair_dense = torch.from_numpy(dense_matrix(pairs, self.pair_dense))
+        dense = torch.empty((len(users), len(self.ranker.spec.dense)), dtype=self._user_dense.dtype)
+        dense[:, self._dense_slots["users"]] = self._user_dense[users]
+        dense[:, self._dense_slots["items"]] = self._item_dense[items]
+        dense[:, self._dense_slots["pairs"]] = pair_dense.to(dense.dtype)
+        features = self._user_sparse.shape[1] + self._item_sparse.shape[1]
+        sparse = torch.empty(
+            (len(users), features, self._user_sparse.shape[-1]), dtype=self._user_sparse.dtype
+        )
+        sparse[:, self._sparse_slots["users"]] = self._user_sparse[users]
+        sparse[:, self._sparse_slots["items"]] = self._item_sparse[items]
         model = self.ranker.model
         with torch.inference_mode():
-            embedded_dense = model.dense_arch(torch.stack(dense, dim=1))
-            sparse = torch.stack(pooled, dim=1)  # [B, F, D]
+            embedded_dense = model.dense_arch(dense)
             logits = model.over_arch(model.inter_arch(dense_features=embedded_dense, sparse_features=sparse))
         return torch.sigmoid(logits.squeeze(-1)).numpy().astype(np.float64)
+
+
+def _slot(positions: list[int]) -> slice | torch.Tensor:
+    """An index for `positions`: a slice when they are contiguous (a plain copy), else a tensor."""
+    if positions and positions == list(range(positions[0], positions[-1] + 1)):
+        return slice(positions[0], positions[-1] + 1)
+    return torch.tensor(positions, dtype=torch.long)
+
+
+def _stacked(pooled: dict[str, torch.Tensor], names: list[str], rows: int, dim: int) -> torch.Tensor:
+    """[rows, len(names), dim]: the pooled embeddings of `names`, in that order."""
+    if not names:
+        return torch.empty((rows, 0, dim))
+    return torch.stack([pooled[name] for name in names], dim=1)
 
 
 def _owner(column: str, users: pa.Table, items: pa.Table) -> str:
