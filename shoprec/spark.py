@@ -25,6 +25,9 @@ Spark 4 Connect with delta-spark. What Sail (pysail 0.7) needs beyond that lives
   still declares nullability, the jobs' row checks and the validation suites enforce it;
 - `input_file_name()` and `_metadata` are missing, so landing files are read one by one (see
   `read_text_files`), each tagged with its name;
+- (Apache Spark 4.1 servers) the session sets `spark.sql.session.localRelationSizeLimit` to a plain number,
+  because pyspark-client 4.2 cannot parse the server's default ("3221225472b") in `createDataFrame`; the other
+  differences from Apache Spark + delta-spark are listed in infra/README.md;
 - a replaceWhere write drops the input's sort (it re-sorts by the partition columns only), so rows
   whose order within the files matters go through `sort_for_write`.
 """
@@ -144,6 +147,11 @@ def sail_url(server: SparkConnectServer) -> str:
     return f"sc://{host}:{port}"
 
 
+# pyspark-client 4.2 parses this setting as a plain integer when it creates a DataFrame from local rows, while an
+# Apache Spark 4.1 server reports its default with a unit ("3221225472b"): set the same value, as a plain number.
+_LOCAL_RELATION_SIZE_LIMIT = ("spark.sql.session.localRelationSizeLimit", str(3 << 30))
+
+
 def connect(url: str, settings: Settings, app_name: str = "shoprec") -> SparkSession:
     """Open a Spark Connect session to `url` (UTC session time zone) with every catalog table registered."""
     from pyspark.sql import SparkSession
@@ -153,6 +161,7 @@ def connect(url: str, settings: Settings, app_name: str = "shoprec") -> SparkSes
             SparkSession.builder.remote(url)
             .appName(app_name)
             .config("spark.sql.session.timeZone", "UTC")
+            .config(*_LOCAL_RELATION_SIZE_LIMIT)
             .create()
         )
         register_tables(spark, settings)
@@ -229,11 +238,35 @@ def _registration(spark: SparkSession, table: Table) -> list[Row] | None:
     from pyspark.errors import AnalysisException
 
     try:
-        return spark.sql(f"DESCRIBE TABLE EXTENDED {table.name}").collect()
+        with _quiet_query_errors():
+            return spark.sql(f"DESCRIBE TABLE EXTENDED {table.name}").collect()
     except AnalysisException as exc:
         if "TABLE_OR_VIEW_NOT_FOUND" in str(exc).splitlines()[0]:
             return None
         raise
+
+
+@contextmanager
+def _quiet_query_errors() -> Iterator[None]:
+    """Keep pyspark-client from logging an expected, handled engine error as a JSON line on stderr.
+
+    The client logs every error that carries a query context when it builds the exception; Apache
+    Spark servers send one (Sail does not), so a missing table found while registering would print
+    a long stack trace before shoprec handles it.
+    """
+    from pyspark.logger import PySparkLogger
+
+    # through PySparkLogger: a plain logging.Logger created under these names would break the client's calls
+    names = ("SQLQueryContextLogger", "DataFrameQueryContextLogger")
+    loggers = [PySparkLogger.getLogger(name) for name in names]
+    previous = [logger.disabled for logger in loggers]
+    for logger in loggers:
+        logger.disabled = True
+    try:
+        yield
+    finally:
+        for logger, disabled in zip(loggers, previous, strict=True):
+            logger.disabled = disabled
 
 
 def _as_declared(registration: list[Row], table: Table, settings: Settings) -> bool:
@@ -363,7 +396,11 @@ def range_predicate(table: Table, start: date, end: date) -> str:
     if len(table.partition_by) != 1:
         raise ValueError(f"{table.name} is not partitioned by a single date column")
     column = table.partition_by[0]
-    return f"{column} BETWEEN DATE {sql_string(start.isoformat())} AND DATE {sql_string(end.isoformat())}"
+    # not BETWEEN: delta-spark 4.3 cannot resolve it in a replaceWhere predicate ("Invalid call to nullable
+    # on unresolved object"), while both engines take the two comparisons
+    return (
+        f"{column} >= DATE {sql_string(start.isoformat())} AND {column} <= DATE {sql_string(end.isoformat())}"
+    )
 
 
 def replace_range(df: DataFrame, table: Table, settings: Settings, start: date, end: date) -> None:
