@@ -19,7 +19,7 @@ TRAIN_PARAMS ?= "batch_size": 256, "embedding_dim": 16, "epochs": 3
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install browser run test test-fast lint bench clean
+.PHONY: install browser run test test-fast lint bench clean spark-engine spark-server
 
 install: $(STAMP)
 
@@ -52,11 +52,20 @@ run: install
 	$(VENV)/bin/shoprec sql "SELECT method, users, round(recall, 3) AS recall_at_20, round(ndcg, 3) AS ndcg_at_20, round(coverage, 3) AS coverage FROM ops.eval_metrics WHERE run_date = DATE '$(RUN_DATE)' AND k = 20 AND horizon_days = 1 ORDER BY ndcg DESC"
 	$(VENV)/bin/shoprec sql "SELECT run_date, user_id, rank, item_id, round(score, 3) AS score, reason FROM reco.latest WHERE user_id IN (SELECT min(user_id) FROM reco.latest UNION ALL SELECT max(user_id) FROM reco.latest WHERE reason NOT LIKE 'cold_start%') AND rank <= 5 ORDER BY user_id, rank"
 
-test: install $(CHROMIUM)
+# The second engine, Apache Spark 4 Connect + delta-spark, in its own venv (.venv-spark) with the Delta jars from
+# Maven Central (cached; a no-op once installed): the engine tests (tests/engines, marker `spark`) run on it.
+spark-engine:
+	bash infra/spark/install.sh
+
+# A Spark Connect server over Apache Spark + Delta on sc://127.0.0.1:15002, in the foreground (infra/README.md)
+spark-server: spark-engine
+	bash infra/spark/serve.sh
+
+test: install spark-engine $(CHROMIUM)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest
 
-test-fast: install
+test-fast: install spark-engine
 	$(VENV)/bin/pytest -m "not slow"
 
 lint: install

@@ -54,6 +54,11 @@ if TYPE_CHECKING:
 os.environ.setdefault("RUST_LOG", "error")
 
 
+# pyspark-client 4.2 parses this setting as a plain integer when it creates a DataFrame from local rows, while an
+# Apache Spark 4.1 server reports its default with a unit ("3221225472b"): set the same value, as a plain number.
+_LOCAL_RELATION_SIZE_LIMIT = ("spark.sql.session.localRelationSizeLimit", str(3 << 30))
+
+
 def connect(url: str, settings: Settings, app_name: str = "shoprec") -> SparkSession:
     """Open a Spark Connect session to `url` (UTC session time zone) with every catalog table registered."""
     from pyspark.sql import SparkSession
@@ -63,6 +68,7 @@ def connect(url: str, settings: Settings, app_name: str = "shoprec") -> SparkSes
             SparkSession.builder.remote(url)
             .appName(app_name)
             .config("spark.sql.session.timeZone", "UTC")
+            .config(*_LOCAL_RELATION_SIZE_LIMIT)
             .create()
         )
         register_tables(spark, settings)
@@ -142,7 +148,11 @@ def range_predicate(table: Table, start: date, end: date) -> str:
     if len(table.partition_by) != 1:
         raise ValueError(f"{table.name} is not partitioned by a single date column")
     column = table.partition_by[0]
-    return f"{column} BETWEEN DATE {sql_string(start.isoformat())} AND DATE {sql_string(end.isoformat())}"
+    # not BETWEEN: delta-spark 4.3 cannot resolve it in a replaceWhere predicate ("Invalid call to nullable
+    # on unresolved object"), while both engines take the two comparisons
+    return (
+        f"{column} >= DATE {sql_string(start.isoformat())} AND {column} <= DATE {sql_string(end.isoformat())}"
+    )
 
 
 def replace_range(df: DataFrame, table: Table, settings: Settings, start: date, end: date) -> None:

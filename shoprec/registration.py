@@ -73,11 +73,35 @@ def _registration(spark: SparkSession, table: Table) -> list[Row] | None:
     from pyspark.errors import AnalysisException
 
     try:
-        return spark.sql(f"DESCRIBE TABLE EXTENDED {table.name}").collect()
+        with _quiet_query_errors():
+            return spark.sql(f"DESCRIBE TABLE EXTENDED {table.name}").collect()
     except AnalysisException as exc:
         if "TABLE_OR_VIEW_NOT_FOUND" in str(exc).splitlines()[0]:
             return None
         raise
+
+
+@contextmanager
+def _quiet_query_errors() -> Iterator[None]:
+    """Keep pyspark-client from logging an expected, handled engine error as a JSON line on stderr.
+
+    The client logs every error that carries a query context when it builds the exception; Apache
+    Spark servers send one (Sail does not), so a missing table found while registering would print
+    a long stack trace before shoprec handles it.
+    """
+    from pyspark.logger import PySparkLogger
+
+    # through PySparkLogger: a plain logging.Logger created under these names would break the client's calls
+    names = ("SQLQueryContextLogger", "DataFrameQueryContextLogger")
+    loggers = [PySparkLogger.getLogger(name) for name in names]
+    previous = [logger.disabled for logger in loggers]
+    for logger in loggers:
+        logger.disabled = True
+    try:
+        yield
+    finally:
+        for logger, disabled in zip(loggers, previous, strict=True):
+            logger.disabled = disabled
 
 
 def _as_declared(registration: list[Row], table: Table, settings: Settings) -> bool:
