@@ -9,7 +9,13 @@ import platform
 import resource
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
+
+import psutil
+
+SHOPREC = str(Path(sys.executable).with_name("shoprec"))
 
 
 def machine() -> dict[str, object]:
@@ -46,3 +52,36 @@ def run_phase(script: str, args: argparse.Namespace, home: Path, phase: str) -> 
     if result.returncode:
         raise SystemExit(f"phase {phase} failed:\n{result.stderr[-3000:]}")
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def measured(args: list[str], env: dict[str, str]) -> dict[str, object]:
+    """Run `shoprec *args`, sampling the peak RSS of its whole process tree; fail loudly on a non-zero exit.
+
+    Output goes to temporary files, not pipes: a chatty step would block on a full pipe while sampled.
+    """
+    began = time.perf_counter()
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        process = subprocess.Popen([SHOPREC, *args], env=env, stdout=out, stderr=err, text=True)
+        root = psutil.Process(process.pid)
+        peak = 0
+        while process.poll() is None:
+            try:
+                tree = [root, *root.children(recursive=True)]
+                peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
+            except psutil.Error:
+                pass
+            time.sleep(0.1)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    if process.returncode:
+        raise SystemExit(f"shoprec {' '.join(args)} failed ({process.returncode}):\n{stderr[-3000:]}")
+    return {
+        "step": args[0],
+        "args": " ".join(args[1:]),
+        "seconds": round(time.perf_counter() - began, 1),
+        "peak_rss_mb": round(peak / 2**20),
+        "result": stdout.strip().splitlines()[-1] if stdout.strip() else "",
+        "stdout": stdout,
+        "stderr": stderr,
+    }
