@@ -21,6 +21,12 @@ if TYPE_CHECKING:
 _SAIL_ENVIRONMENT = threading.Lock()
 
 
+# Sail drops a session idle for 15 minutes ("session … is not running"); a job's long local phase (the
+# evaluation's baselines over a large history in pandas) can outlast that, and an embedded server's
+# sessions end with the process anyway. An explicit SAIL_SPARK__SESSION_TIMEOUT_SECS still wins.
+_SESSION_LIFETIME = {"SAIL_SPARK__SESSION_TIMEOUT_SECS": str(7 * 24 * 3600)}
+
+
 def start_sail(
     host: str = "127.0.0.1", port: int = 0, metastore_uri: str | None = None
 ) -> SparkConnectServer:
@@ -46,7 +52,8 @@ def start_sail(
                 "start the local one with `shoprec metastore up`, or unset SHOPREC_METASTORE_URI"
             )
     # Sail reads its configuration from the environment when the server object is created.
-    with _SAIL_ENVIRONMENT, _environment(sail_catalog_environment(metastore_uri)):
+    lifetime = {key: os.environ.get(key, value) for key, value in _SESSION_LIFETIME.items()}
+    with _SAIL_ENVIRONMENT, _environment({**lifetime, **sail_catalog_environment(metastore_uri)}):
         server = SparkConnectServer(host, port)
     try:
         server.start(background=True)
