@@ -30,6 +30,8 @@ _UNMAPPED = object()  # the key of fields a dict row does not map: never present
 _STRPTIME_CACHE_SIZE = 4096
 _HOUR_MINUTE = [f"{h:02d}:{m:02d}" for h in range(24) for m in range(60)]  # by minute of the day
 _SECOND = [f"{s:02d}" for s in range(60)]
+_FAR_OUT = 10**30
+"""Seconds standing in for an epoch number beyond every timestamp (year 9999 ends near 2.5e11 s): rejected."""
 
 
 class Converter:
@@ -122,7 +124,7 @@ class Converter:
         event_type = self.event_type or (type(kind) is str and self.types.get(kind)) or self._event_type(kind)
         if isinstance(event_type, Rejection):
             return event_type
-        if type(ts) is str and self._plain_epoch and ts.isdecimal() and not self.ms:
+        if type(ts) is str and self._plain_epoch and ts.isdecimal() and len(ts) < 19 and not self.ms:
             epoch_day, second = divmod(int(ts), 86_400)  # the common case, inlined: epoch seconds
             day_text = self._days.get(epoch_day)
             if day_text is None:
@@ -247,6 +249,8 @@ class Converter:
                 return _bad_ts(text, f"does not match --timestamp-format {self.ts_format!r}")
             return _since_epoch(moment)
         if _EPOCH_TEXT.match(text):
+            if "." not in text and len(text) > 20:  # beyond every timestamp; int() refuses over 4,300 digits
+                return (-_FAR_OUT if text[0] == "-" else _FAR_OUT), 0
             epoch = _epoch(float(text) if "." in text else int(text), self.ms)
             if epoch is None:
                 return _bad_ts(text, "is not a finite epoch number")
@@ -287,6 +291,8 @@ def _epoch(value: float, ms: bool) -> tuple[int, int] | None:
         return value, 0
     if not math.isfinite(value):
         return None
+    if abs(value) >= 1e20:  # beyond every timestamp; in microseconds it could overflow a float
+        return (_FAR_OUT if value > 0 else -_FAR_OUT), 0
     micros_total = round(value * (1000 if ms else 1_000_000))
     seconds, micros = divmod(micros_total, 1_000_000)
     return seconds, micros
@@ -301,7 +307,11 @@ def _price_json(value: object) -> str:
     if value is None:
         return "null"
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return repr(float(value)) if math.isfinite(value) else json.dumps(str(value))
+        try:
+            number = float(value)
+        except OverflowError:  # an integer beyond every float
+            return json.dumps(str(value))
+        return repr(number) if math.isfinite(number) else json.dumps(str(value))
     text = str(value).strip()
     if not text:
         return "null"
