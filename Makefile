@@ -19,7 +19,7 @@ TRAIN_PARAMS ?= "batch_size": 256, "embedding_dim": 16, "epochs": 3
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install browser run test test-fast lint bench clean spark-engine spark-server
+.PHONY: install browser run test test-fast fuzz lint bench clean spark-engine spark-server
 
 install: $(STAMP)
 
@@ -67,6 +67,11 @@ test: install spark-engine $(CHROMIUM)
 
 test-fast: install spark-engine
 	$(VENV)/bin/pytest -m "not slow"
+
+# `shoprec land` under a longer atheris run than make test's seeded seconds (FUZZ_SECONDS, default 10 minutes)
+FUZZ_SECONDS ?= 600
+fuzz: install
+	PYTHONPATH=. $(PY) tests/jobs/fuzz_land.py -max_total_time=$(FUZZ_SECONDS) -timeout=60
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -29,10 +29,10 @@ def _settings(home: Path):  # Settings is imported lazily to keep the parent pro
 def _setup(home: Path, scale: str, start: date, days: int) -> dict[str, float]:
     from jobs import clean, features, ingest
     from shoprec import engine
-    from shoprec_demo import generator as demo_data
+    from shoprec_demo import generator
 
     settings = _settings(home)
-    stats = demo_data.generate(settings.landing, settings.demo_truth, scale=scale, start=start, days=days)
+    stats = generator.generate(settings.landing, settings.demo_truth, scale=scale, start=start, days=days)
     last = start + timedelta(days=days - 1)
     began = time.perf_counter()
     with engine.session(settings, "benchmark-setup") as spark:
@@ -48,13 +48,13 @@ def _setup(home: Path, scale: str, start: date, days: int) -> dict[str, float]:
 
 
 def _examples(home: Path, first: date, last: date) -> dict[str, object]:
-    from jobs import examples as training
+    from jobs import examples
     from shoprec import engine
 
     settings = _settings(home)
     with engine.session(settings, "benchmark-examples") as spark:
         began = time.perf_counter()
-        stats = training.run(spark, settings, first, last)
+        stats = examples.run(spark, settings, first, last)
         seconds = time.perf_counter() - began
     rows = stats.positives + stats.negatives
     return {

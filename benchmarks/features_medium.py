@@ -51,10 +51,10 @@ def _settings(home: Path):  # Settings is imported lazily to keep the parent pro
 def _setup(home: Path, scale: str, start: date, days: int) -> dict[str, float]:
     from jobs import clean, ingest
     from shoprec import engine
-    from shoprec_demo import generator as demo_data
+    from shoprec_demo import generator
 
     settings = _settings(home)
-    stats = demo_data.generate(settings.landing, settings.demo_truth, scale=scale, start=start, days=days)
+    stats = generator.generate(settings.landing, settings.demo_truth, scale=scale, start=start, days=days)
     end = start + timedelta(days=days - 1)
     began = time.perf_counter()
     with engine.session(settings, "benchmark-setup") as spark:

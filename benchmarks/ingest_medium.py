@@ -18,11 +18,11 @@ from common import peak_rss_mb
 
 def _generate(home: Path, scale: str, start: date, days: int) -> dict[str, float]:
     from shoprec.config import Settings
-    from shoprec_demo import generator as demo_data
+    from shoprec_demo import generator
 
     settings = Settings(home=home)
     began = time.perf_counter()
-    stats = demo_data.generate(
+    stats = generator.generate(
         settings.landing, settings.demo_truth, scale=scale, start=start, days=days, seed=0
     )
     seconds = time.perf_counter() - began

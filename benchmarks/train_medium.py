@@ -32,10 +32,9 @@ def _settings(home: Path):  # imported lazily to keep the parent process light
 
 
 def _setup(home: Path, scale: str, start: date, days: int) -> dict[str, object]:
-    from jobs import clean, features, ingest
-    from jobs import examples as training
+    from jobs import clean, examples, features, ingest
     from shoprec import engine
-    from shoprec_demo import generator as demo_data
+    from shoprec_demo import generator
 
     done = home / "setup.json"
     if done.is_file():
@@ -43,7 +42,7 @@ def _setup(home: Path, scale: str, start: date, days: int) -> dict[str, object]:
     settings = _settings(home)
     last = start + timedelta(days=days - 1)
     first_label = last - timedelta(days=WINDOW)
-    stats = demo_data.generate(settings.landing, settings.demo_truth, scale=scale, start=start, days=days)
+    stats = generator.generate(settings.landing, settings.demo_truth, scale=scale, start=start, days=days)
     timings: dict[str, float] = {}
     with engine.session(settings, "benchmark-train-setup") as spark:
         for name, step in (
@@ -55,7 +54,7 @@ def _setup(home: Path, scale: str, start: date, days: int) -> dict[str, object]:
                     spark, settings, first_label - timedelta(days=1), last - timedelta(days=1)
                 ),
             ),
-            ("examples", lambda: training.run(spark, settings, first_label, last)),
+            ("examples", lambda: examples.run(spark, settings, first_label, last)),
         ):
             began = time.perf_counter()
             result = step()

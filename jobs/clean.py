@@ -12,7 +12,7 @@ a new session after 30 minutes without events of that user.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -87,6 +87,31 @@ def valid_on(day: Column) -> Column:
     return (F.col("valid_from") <= day) & (F.col("valid_to").isNull() | (day < F.col("valid_to")))
 
 
+def join_item_attributes(
+    rows: DataFrame, items: DataFrame, day: str, attributes: Mapping[str, str], key: str
+) -> DataFrame:
+    """`rows` left-joined with the attributes of their item valid on their `day` (an item attribute history).
+
+    Args:
+        rows: Rows with item_id and the date column `day`.
+        items: An item attribute history such as clean.items (item_id, valid_from, valid_to, ...).
+        day: The date column of `rows` whose value selects the period.
+        attributes: {history column: its name in the result}.
+        key: The name of the history's item_id in the result.
+
+    Returns:
+        `rows` with `key`, the renamed attributes, valid_from and valid_to (nulls where no period holds
+        the day).
+    """
+    history = items.select(
+        F.col("item_id").alias(key),
+        *[F.col(column).alias(name) for column, name in attributes.items()],
+        "valid_from",
+        "valid_to",
+    )
+    return rows.join(history, (F.col("item_id") == F.col(key)) & valid_on(F.col(day)), "left")
+
+
 def sessionize(events: DataFrame, gap_seconds: int = SESSION_GAP_SECONDS) -> DataFrame:
     """Fill missing session ids: a user's new session starts after `gap_seconds` without events.
 
@@ -121,15 +146,8 @@ def sessionize(events: DataFrame, gap_seconds: int = SESSION_GAP_SECONDS) -> Dat
 
 def clean_events(raw_events: DataFrame, items: DataFrame) -> DataFrame:
     """clean.events rows from raw.events rows, with item attributes as valid on each event's day."""
-    catalog_items = items.select(
-        F.col("item_id").alias("catalog_item_id"),
-        F.col("category_id").alias("catalog_category_id"),
-        F.col("price").alias("catalog_price"),
-        "valid_from",
-        "valid_to",
-    )
-    on_event_day = (F.col("item_id") == F.col("catalog_item_id")) & valid_on(F.col("event_date"))
-    joined = raw_events.join(catalog_items, on_event_day, "left").select(
+    catalogue = {"category_id": "catalog_category_id", "price": "catalog_price"}
+    joined = join_item_attributes(raw_events, items, "event_date", catalogue, "catalog_item_id").select(
         "event_id",
         "user_id",
         "item_id",

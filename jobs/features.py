@@ -26,7 +26,7 @@ from datetime import date, timedelta
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from jobs.clean import valid_on
+from jobs.clean import join_item_attributes
 from shoprec import catalog, engine, inputs
 from shoprec.catalog import WINDOWS
 from shoprec.config import Settings
@@ -55,14 +55,31 @@ class FeatureStats:
         return f"features {self.start}..{self.end}: {counts}"
 
 
-def spread(daily: DataFrame, start: date, end: date) -> DataFrame:
-    """Repeat each daily row for every as_of_date in [start, end] whose window holds it; adds as_of_date, age."""
+def spread(
+    daily: DataFrame,
+    start: date,
+    end: date,
+    *,
+    days: int = HORIZON,
+    on: str = "as_of_date",
+    age: str = "age",
+) -> DataFrame:
+    """Repeat each dated row for every day in [start, end] whose `days`-day window holds its event_date.
+
+    Args:
+        daily: Rows with an event_date.
+        start: First day.
+        end: Last day.
+        days: The window's length in days, ending on (and including) the day.
+        on: The name of the day column added.
+        age: The name of the column added for the days from event_date to that day (0 on the day).
+    """
     first = F.greatest(F.col("event_date"), F.lit(start))
-    last = F.least(F.date_add(F.col("event_date"), HORIZON - 1), F.lit(end))
+    last = F.least(F.date_add(F.col("event_date"), days - 1), F.lit(end))
     return (
         daily.where(first <= last)
-        .withColumn("as_of_date", F.explode(F.sequence(first, last)))
-        .withColumn("age", F.datediff(F.col("as_of_date"), F.col("event_date")))
+        .withColumn(on, F.explode(F.sequence(first, last)))
+        .withColumn(age, F.datediff(F.col(on), F.col("event_date")))
     )
 
 
@@ -230,11 +247,7 @@ def item_daily(events: DataFrame, items: DataFrame, contents: DataFrame, start: 
             F.countDistinct("user_id").alias("users_30d"),
         )
     )
-    catalog_items = items.select(
-        F.col("item_id").alias("catalog_item_id"), "category_id", "brand_id", "price", "listed_date",
-        "valid_from", "valid_to",
-    )  # fmt: skip
-    on_as_of = (F.col("item_id") == F.col("catalog_item_id")) & valid_on(F.col("as_of_date"))
+    catalogue = {name: name for name in ("category_id", "brand_id", "price", "listed_date")}
     per_day = Window.partitionBy("as_of_date")
     exposure = _exposure("30d")
     prior_click = F.sum("clicks_30d").over(per_day) / F.greatest(F.sum("views_30d").over(per_day), F.lit(1))
@@ -244,8 +257,13 @@ def item_daily(events: DataFrame, items: DataFrame, contents: DataFrame, start: 
     }
     m = F.lit(RATE_PRIOR_VIEWS)
     return (
-        counts.join(reach, ["item_id", "as_of_date"], "left")
-        .join(catalog_items, on_as_of, "left")
+        join_item_attributes(
+            counts.join(reach, ["item_id", "as_of_date"], "left"),
+            items,
+            "as_of_date",
+            catalogue,
+            "catalog_item_id",
+        )
         .join(contents, "as_of_date")
         .withColumns(
             {"_prior_click": F.least(F.lit(1.0), prior_click), "_prior_buy": F.least(F.lit(1.0), prior_buy)}

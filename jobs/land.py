@@ -1,10 +1,11 @@
 """`shoprec land`: stream public log files into the landing layout, one folder per UTC day, in bounded memory.
 
-One concern: writing. Rows come converted by jobs/land_sources.py; this module routes each one to
-a hidden temporary file of its day (buffered, with a bounded number of open files), carries the
-lines it cannot convert as rejects that ingest recognises, and, once every source has been read,
-swaps the new files in for what an earlier landing of the same source left, adds markers for the
-days without events inside a range, and reports the days. No state is kept per row.
+One concern: writing. Rows are read by jobs/land_readers.py and converted by jobs/land_events.py;
+this module routes each one to a hidden temporary file of its day (buffered, with a bounded number
+of open files), carries the lines it cannot convert as rejects that ingest recognises, and, once
+every source has been read, swaps the new files in for what an earlier landing of the same source
+left and adds markers for the days without events inside a range (jobs/land_report.py counts and
+summarises). No state is kept per row.
 """
 
 from __future__ import annotations
@@ -15,37 +16,24 @@ import json
 import os
 import re
 import time
-from collections import Counter, OrderedDict
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 from typing import IO
 
-from jobs.land_sources import (
-    Converter,
-    LandError,
-    LandOptions,
-    Rejection,
-    SourceFormat,
-    detect_format,
-    raw_text,
-    read_rows,
-    resolve_columns,
-    source_columns,
-)
+from jobs.land_events import Converter
+from jobs.land_options import LandError, LandOptions, SourceFormat, resolve_columns
+from jobs.land_readers import Rejection, detect_format, raw_text, read_rows, source_columns
+from jobs.land_report import LandResult, SourceReport, clusters, land_result
 from shoprec import landing
 
 MAX_OPEN_FILES = 64
 """At most this many day files are open at once (least recently used closed first, reopened to append)."""
 MAX_BUFFERED_CHARS = 4 << 20
 """Lines wait in memory until this many characters are buffered over all days, then every day is flushed."""
-CLUSTER_GAP_DAYS = 30
-"""Days more than this far apart fall into separate clusters (a stray event does not stretch the range)."""
 PROGRESS_EVERY = 1_000_000
 """A progress line every this many source rows."""
-DEFAULT_MAX_REJECT_RATE = 0.05
-"""Ingest's default --max-reject-rate: the summary warns about days above it."""
 
 
 def _quiet(_: str) -> None:
@@ -65,41 +53,6 @@ def source_tag(path: Path) -> str:
     stem = path.name.removesuffix(".gz").rsplit(".", 1)[0]
     name = re.sub(r"[^A-Za-z0-9_-]+", "_", stem)[:40].strip("_") or "source"
     return f"{name}-{digest}"
-
-
-@dataclass
-class SourceReport:
-    """What one source file gave: rows read, landed and carried as rejects, per reason, per day."""
-
-    path: Path
-    source_format: SourceFormat
-    tag: str
-    read: int = 0
-    reasons: Counter[str] = field(default_factory=Counter)
-    hashed: Counter[str] = field(default_factory=Counter)
-    days: dict[int, list[int]] = field(default_factory=dict)
-    """Day ordinal -> [landed events, carried rejects, carried rejects that count as bad data]."""
-    partials: dict[int, Path] = field(default_factory=dict)
-
-    @property
-    def landed(self) -> int:
-        """Events written."""
-        return sum(counts[0] for counts in self.days.values())
-
-    @property
-    def carried(self) -> int:
-        """Lines carried to ingest as rejects."""
-        return sum(self.reasons.values())
-
-    @property
-    def file_name(self) -> str:
-        """The name of this source's landed file in every day folder."""
-        return f"{landing.LANDED_PREFIX}{self.tag}.jsonl"
-
-    @property
-    def marker_name(self) -> str:
-        """The name of this source's empty-day markers."""
-        return f"{landing.EMPTY_DAY_MARKER}.{self.tag}"
 
 
 class DayFiles:
@@ -263,17 +216,6 @@ def _move_pending(pending: Path, files: DayFiles, day: int, counts: list[int]) -
             counts[2] += json.loads(line)[landing.CARRIED_REASON] not in landing.LEGITIMATE_REJECT_REASONS
 
 
-def clusters(days: Iterable[date], gap: int = CLUSTER_GAP_DAYS) -> list[tuple[date, date]]:
-    """Group days into (first, last) ranges, starting a new range after more than `gap` days without any."""
-    ranges: list[tuple[date, date]] = []
-    for day in sorted(set(days)):
-        if ranges and (day - ranges[-1][1]).days <= gap:
-            ranges[-1] = (ranges[-1][0], day)
-        else:
-            ranges.append((day, day))
-    return ranges
-
-
 def _marker_days(reports: Sequence[SourceReport]) -> dict[str, list[date]]:
     """Days inside a cluster without any event, each given to the source with the nearest earlier event."""
     landed = {day for report in reports for day, counts in report.days.items() if counts[0]}
@@ -306,84 +248,6 @@ def _commit(report: SourceReport, root: Path, marker_days: Sequence[date]) -> No
         new.add(final)
     for stale in old - new:
         _remove(stale)
-
-
-@dataclass(frozen=True)
-class LandResult:
-    """What a landing wrote: per source, per day, the empty-day markers and the clusters of days."""
-
-    sources: list[SourceReport]
-    days: dict[date, tuple[int, int, int]]
-    """Day -> (landed events, carried rejects, carried rejects that count as bad data)."""
-    markers: list[date]
-    ranges: list[tuple[date, date]]
-    main: tuple[date, date]
-
-    @property
-    def read(self) -> int:
-        """Non-blank source rows read."""
-        return sum(s.read for s in self.sources)
-
-    @property
-    def landed(self) -> int:
-        """Events written."""
-        return sum(s.landed for s in self.sources)
-
-    @property
-    def carried(self) -> int:
-        """Source rows carried to ingest as rejects."""
-        return sum(s.carried for s in self.sources)
-
-    def summary_lines(self, max_reject_rate: float = DEFAULT_MAX_REJECT_RATE) -> list[str]:
-        """Per-day counts, totals, day ranges and the commands that ingest them, for stderr."""
-        lines = ["day         landed events  carried rejects"]
-        for day in sorted({*self.days, *self.markers}):
-            landed, carried, _ = self.days.get(day, (0, 0, 0))
-            note = "  (no events: marker written)" if day in self.markers else ""
-            lines.append(f"{day}  {landed:>13,}  {carried:>15,}{note}")
-        reasons = Counter[str]()
-        hashed = Counter[str]()
-        for source in self.sources:
-            reasons.update(source.reasons)
-            hashed.update(source.hashed)
-        shown = ", ".join(f"{reason} {n:,}" for reason, n in reasons.most_common()) or "none"
-        lines.append(
-            f"total: read {self.read:,} = landed {self.landed:,} + carried rejects {self.carried:,} ({shown})"
-        )
-        if hashed:
-            lines.append(
-                "ids hashed (not integers): " + ", ".join(f"{k} {n:,} rows" for k, n in hashed.items())
-            )
-        first, last = self.ranges[0][0], self.ranges[-1][1]
-        lines.append(
-            f"days {first}..{last}: {len(self.days):,} with events, {len(self.markers):,} empty (marked)"
-        )
-        outlying = [r for r in self.ranges if r != self.main]
-        if outlying:
-            lines.append(
-                f"outlying days (more than {CLUSTER_GAP_DAYS} days from the main range), ingest separately:"
-            )
-            lines.extend(f"  {ingest_command(*r)}" for r in outlying)
-        high = {
-            day: bad / (landed + carried)
-            for day, (landed, carried, bad) in self.days.items()
-            if bad / (landed + carried) > max_reject_rate
-        }
-        if high:
-            worst = max(high, key=high.__getitem__)
-            lines.append(
-                f"note: {len(high):,} day(s) have more than {max_reject_rate:.0%} bad rows (most: {worst}, "
-                f"{high[worst]:.1%}); ingest fails them unless given a higher --max-reject-rate"
-            )
-        lines.append(f"ingest with: {ingest_command(*self.main)}")
-        return lines
-
-
-def ingest_command(first: date, last: date) -> str:
-    """The `shoprec ingest` command line for a range of days."""
-    if first == last:
-        return f"shoprec ingest --date {first}"
-    return f"shoprec ingest --start {first} --end {last}"
 
 
 def land(
@@ -442,19 +306,4 @@ def land(
         raise
     for report in reports:
         _commit(report, root, markers[report.tag])
-    return _result(reports, markers)
-
-
-def _result(reports: Sequence[SourceReport], markers: dict[str, list[date]]) -> LandResult:
-    days: dict[date, tuple[int, int, int]] = {}
-    for report in reports:
-        for ordinal, counts in report.days.items():
-            day = date.fromordinal(ordinal)
-            before = days.get(day, (0, 0, 0))
-            days[day] = (before[0] + counts[0], before[1] + counts[1], before[2] + counts[2])
-    landed_days = [day for day, counts in days.items() if counts[0]]
-    ranges = clusters(landed_days)
-    weight = {r: sum(days[d][0] for d in landed_days if r[0] <= d <= r[1]) for r in ranges}
-    main = max(ranges, key=lambda r: (weight[r], r[1]))
-    all_markers = sorted(day for marked in markers.values() for day in marked)
-    return LandResult(list(reports), days, all_markers, ranges, main)
+    return land_result(reports, markers)

@@ -16,7 +16,8 @@ from datetime import date, timedelta
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from jobs.clean import valid_on
+from jobs.clean import join_item_attributes
+from jobs.features import spread
 from shoprec import catalog
 from shoprec.vocabulary import AFFINITY_WEIGHTS, RECENT_DAYS
 
@@ -39,17 +40,6 @@ ITEM_FEATURES = tuple(c for c in _EXAMPLE_TYPES if c in ("category_id", "brand_i
 PAIR_FEATURES = tuple(c for c in _EXAMPLE_TYPES if c.startswith(("uc_", "ui_")))
 
 
-def _window_up_to(events: DataFrame, first: date, last: date, days: int) -> DataFrame:
-    """Repeat each event for every features_date in [first, last] whose `days`-day window holds it; adds age."""
-    start = F.greatest(F.col("event_date"), F.lit(first))
-    end = F.least(F.date_add(F.col("event_date"), days - 1), F.lit(last))
-    return (
-        events.where(start <= end)
-        .withColumn("features_date", F.explode(F.sequence(start, end)))
-        .withColumn("_age", F.datediff(F.col("features_date"), F.col("event_date")))
-    )
-
-
 def recent_item_ranks(events: DataFrame, first: date, last: date) -> DataFrame:
     """The user's most recent distinct items in the week up to each features_date.
 
@@ -64,7 +54,7 @@ def recent_item_ranks(events: DataFrame, first: date, last: date) -> DataFrame:
     """
     latest = Window.partitionBy("user_id", "features_date").orderBy(F.desc("_last_ts"), "item_id")
     return (
-        _window_up_to(events, first, last, RECENT_DAYS)
+        spread(events, first, last, days=RECENT_DAYS, on="features_date", age="_age")
         .groupBy("user_id", "features_date", "item_id")
         .agg(F.max("event_ts").alias("_last_ts"))
         .withColumn("position", F.row_number().over(latest))
@@ -86,7 +76,7 @@ def recent_items(ranks: DataFrame) -> DataFrame:
 def seen_counts(events: DataFrame, first: date, last: date) -> DataFrame:
     """(user_id, item_id, features_date, ui_seen_7d): the user's events on the item in the week up to F."""
     return (
-        _window_up_to(events, first, last, RECENT_DAYS)
+        spread(events, first, last, days=RECENT_DAYS, on="features_date", age="_age")
         .groupBy("user_id", "item_id", "features_date")
         .agg(F.count(F.lit(1)).alias("ui_seen_7d"))
     )
@@ -250,24 +240,14 @@ def with_item_features(rows: DataFrame, *, item_daily: DataFrame, items: DataFra
     priors = (
         item_features(item_daily).select("features_date", "_prior_click", "_prior_buy").distinct()
     )  # one row per day
-    catalog_items = items.select(
-        F.col("item_id").alias("_catalog_item_id"),
-        F.col("category_id").alias("_catalog_category_id"),
-        F.col("brand_id").alias("_catalog_brand_id"),
-        F.col("price").alias("_catalog_price"),
-        F.col("listed_date").alias("_catalog_listed_date"),
-        "valid_from",
-        "valid_to",
-    )
-    on_features_date = (F.col("item_id") == F.col("_catalog_item_id")) & valid_on(F.col("features_date"))
+    catalogue = {name: f"_catalog_{name}" for name in ("category_id", "brand_id", "price", "listed_date")}
     listed_days = F.datediff(F.col("features_date"), F.col("_catalog_listed_date"))
     counts = ("i_views_7d", "i_clicks_7d", "i_purchases_7d", "i_users_7d")
+    known = rows.join(
+        item_features(item_daily).drop("_prior_click", "_prior_buy"), ["item_id", "features_date"], "left"
+    ).join(priors, ["features_date"], "left")
     return (
-        rows.join(
-            item_features(item_daily).drop("_prior_click", "_prior_buy"), ["item_id", "features_date"], "left"
-        )
-        .join(priors, ["features_date"], "left")
-        .join(catalog_items, on_features_date, "left")
+        join_item_attributes(known, items, "features_date", catalogue, "_catalog_item_id")
         .withColumns(
             {
                 "category_id": F.coalesce("_item_category_id", "_catalog_category_id", F.lit(0)),
@@ -283,7 +263,7 @@ def with_item_features(rows: DataFrame, *, item_daily: DataFrame, items: DataFra
             }
         )
         .withColumns({name: _declared(name) for name in ITEM_FEATURES})
-        .drop(*catalog_items.columns)
+        .drop("_catalog_item_id", *catalogue.values(), "valid_from", "valid_to")
         .drop("_item_category_id", "_item_brand_id", "_item_price", "_item_days_since_listed")
         .drop("_prior_click", "_prior_buy")
     )
@@ -310,7 +290,7 @@ def item_affinities(events: DataFrame, first: date, last: date) -> DataFrame:
     bought = F.col("event_type") == "purchase"
     useful = events.where(bought | (F.col("event_date") > F.lit(first - timedelta(days=HISTORY_DAYS))))
     return (
-        _window_up_to(useful, first, last, PURCHASE_HISTORY_DAYS)
+        spread(useful, first, last, days=PURCHASE_HISTORY_DAYS, on="features_date", age="_age")
         .where(recent | bought)
         .groupBy("user_id", "item_id", "features_date")
         .agg(

@@ -108,7 +108,10 @@ def _integral(text: str) -> int | None:
     if not text.isascii() or not text or not text[-1].isdigit():
         return None
     if text.isdigit() or (text[0] == "-" and text[1:].isdigit()):
-        number = int(text)
+        digits = text.lstrip("-").lstrip("0")
+        if len(digits) > 19:  # beyond a BIGINT; int() refuses text of over 4,300 digits
+            return None
+        number = -int(digits or "0") if text[0] == "-" else int(digits or "0")
         return number if _BIGINT_MIN <= number <= _BIGINT_MAX else None
     try:
         number_f = float(text)

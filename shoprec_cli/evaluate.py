@@ -62,7 +62,7 @@ def evaluate(
     skip_missing: SkipMissingOption = False,
 ) -> None:
     """Score run_date D's recommendations and the baselines on the carts and purchases that followed; record and plot."""
-    from jobs import eval_report
+    from jobs import eval_inputs, eval_report
     from jobs import offline_eval as job
 
     run_date = parse_date(day, "--date")
@@ -75,7 +75,7 @@ def evaluate(
     with reported(ValueError), engine.session(cfg, "shoprec-evaluate") as spark:
         try:
             stats = job.run(spark, cfg, run_date, ks=ks, horizons=horizons, repeat_purchases=repeat_purchases)
-        except job.NothingPublishedError as exc:
+        except eval_inputs.NothingPublishedError as exc:
             if not skip_missing:
                 raise
             typer.echo(f"skipped: {exc}", err=True)

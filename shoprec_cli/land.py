@@ -65,21 +65,21 @@ def land(
     Days without events inside the range get markers, so ingest records them as empty days.
     """
     from jobs import land as job
-    from jobs import land_sources
+    from jobs import land_options
 
     if year is not None and not timestamp_format:
         raise typer.BadParameter("--year fills in the year of a --timestamp-format", param_hint="--year")
     if year is not None and timestamp_format and ("%Y" in timestamp_format or "%y" in timestamp_format):
         raise typer.BadParameter("--timestamp-format already has a year", param_hint="--year")
     try:
-        column_map = land_sources.column_mapping(columns or [])
+        column_map = land_options.column_mapping(columns or [])
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--columns") from None
     try:
-        type_map = land_sources.event_type_mapping(event_types or [])
+        type_map = land_options.event_type_mapping(event_types or [])
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--event-types") from None
-    options = land_sources.LandOptions(
+    options = land_options.LandOptions(
         source_format=source_format,
         columns=column_map,
         event_types=type_map,
@@ -91,7 +91,7 @@ def land(
     cfg = settings()
     try:
         result = job.land(paths, cfg.landing, options, progress=echo_progress)
-    except (job.LandError, OSError) as exc:
+    except (land_options.LandError, OSError) as exc:
         raise UserFacingError(str(exc)) from exc
     for line in result.summary_lines():
         echo_progress(line)

@@ -20,7 +20,7 @@ from typing import Literal
 
 import numpy as np
 
-from shoprec_demo import simulate, world
+from shoprec_demo import habits, simulate, world
 from shoprec_demo.scales import SCALES
 from shoprec_demo.truth import write_truth
 from shoprec_demo.writers import clear_day, write_events, write_items, write_users
@@ -93,8 +93,8 @@ def _params(scale: str, start: date, days: int, seed: int, event_format: str, co
         "weekday_factors_mon_to_sun": list(simulate.WEEKDAY_FACTORS),
         "attractiveness_sigma": world.ATTRACTIVENESS_SIGMA,
         "consumable_share": world.CONSUMABLE_SHARE,
-        "habit_form_prob": world.HABIT_FORM_PROB,
-        "habit_end_prob_per_cycle": world.HABIT_END_PROB,
+        "habit_form_prob": habits.HABIT_FORM_PROB,
+        "habit_end_prob_per_cycle": habits.HABIT_END_PROB,
         "preferences_validity": "valid_from <= day < valid_to (valid_to null while current)",
         "ids": "user, item, category and brand ids are 1-based",
     }
@@ -162,10 +162,10 @@ def generate(
             ev, landing, day, key, event_format, corrupt_rate, _rng(seed, _S_CORRUPT, d)
         )
         bought = ev.etype == simulate.PURCHASE
-        world.update_habits(
+        habits.update_habits(
             shop, _rng(seed, _S_HABITS, d), day.toordinal(), ev.user[bought], ev.item[bought], closed_habits
         )
-        world.record_durables(shop, ev.user[bought], ev.item[bought])
+        habits.record_durables(shop, ev.user[bought], ev.item[bought])
         n_events += n_ok
         n_corrupt += n_bad
         if progress is not None:

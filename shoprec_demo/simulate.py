@@ -16,7 +16,7 @@
   of broadly appealing items, so their affinity is at least ``STOREWIDE_AFFINITY``.  A durable
   is bought once: a user who owns it does not cart it again, and of two purchases of it on one
   day only the first happens.
-* **Restocking**: every habit due that day (see ``shoprec_demo.world``) is a short session of
+* **Restocking**: every habit due that day (see ``shoprec_demo.habits``) is a short session of
   its own: a view of the habitual item, which very likely ends in a purchase (``RESTOCK``).
 * Events of a session have strictly increasing timestamps; a session running past midnight is
   cut at 23:59:59.999 (later events are dropped), so every event lies within its UTC day.
@@ -29,16 +29,10 @@ from datetime import date
 
 import numpy as np
 
+from shoprec_demo.draws import ItemSampler, attractiveness, sample_categories
+from shoprec_demo.habits import due_habits, owns, pair_keys
 from shoprec_demo.scales import Scale
-from shoprec_demo.world import (
-    ItemSampler,
-    World,
-    attractiveness,
-    due_habits,
-    owns,
-    pair_keys,
-    sample_categories,
-)
+from shoprec_demo.world import World
 
 VIEW, CLICK, CART, FAV, PURCHASE = 0, 1, 2, 3, 4
 # probability = base + gain * affinity (affinity = user's weight of the item's category)

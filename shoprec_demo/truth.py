@@ -9,7 +9,7 @@ Files in ``truth_dir`` (rewritten by every call, covering that call's range only
   brand_id, popularity`` (base attractiveness), ``listed_date``, then ``consumable``,
   ``repurchase_days`` (the category's typical interval, null for durables), ``trend_boost``
   (0 for items that do not trend), ``trend_peak`` and ``trend_days`` (null for those): an item's
-  attractiveness on a day is ``shoprec_demo.world.attractiveness_at`` of these.
+  attractiveness on a day is ``shoprec_demo.draws.attractiveness_at`` of these.
 * ``habits.parquet`` (SCD-2 like the preferences: ``user_id, item_id, interval_days,
   valid_from, valid_to``): the restocking habits that existed during the range; a habit valid
   on a day is due every ``interval_days`` (with noise), the first time within one interval of
@@ -26,8 +26,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from shoprec_demo.habits import habit_rows
 from shoprec_demo.text import EPOCH_ORDINAL
-from shoprec_demo.world import World, habit_rows, pref_rows
+from shoprec_demo.world import World, pref_rows
 
 PREFERENCES_FILE = "preferences.parquet"
 ITEMS_FILE = "items.parquet"

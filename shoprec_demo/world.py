@@ -17,12 +17,7 @@
   category preferences: 1-4 preferred categories with Dirichlet weights summing to 1.  Each day
   a small fraction of users swaps one preferred category (drift).  The initial users signed up
   up to two years before ``start``; new users sign up every following day.
-* **Habits**: a user who bought a consumable item may make it a habit (``HABIT_FORM_PROB``):
-  the item is due again after the user's own interval (the category's, times a log-normal
-  factor) with noise on every cycle; a habit is given up with ``HABIT_END_PROB`` per cycle.
-  The initial users start with habits in the consumable categories they prefer, due within
-  their first interval, as if they had shopped before ``start``.  Durables bought during the
-  run are remembered (``owned``): a user buys a durable once.
+* **Habits** (``shoprec_demo.habits``): consumables bought again, durables bought once.
 
 All draws come from the random generator passed in, so the world is a pure function of the
 seed and the day (see ``shoprec_demo.generator``).
@@ -34,6 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from shoprec_demo.habits import add_initial_habits
 from shoprec_demo.scales import Scale
 
 MAX_PREFS = 4  # preferred categories per user at most
@@ -43,11 +39,6 @@ CONSUMABLE_SHARE = 0.3  # of the categories
 REPURCHASE_MEDIAN_DAYS = 14.0  # the consumable categories' intervals: log-normal, clipped
 REPURCHASE_SIGMA = 0.45
 REPURCHASE_RANGE_DAYS = (5.0, 60.0)
-HABIT_FORM_PROB = 0.3  # a purchase of a consumable (not yet a habit) becomes a habit
-HABIT_END_PROB = 0.1  # a habit is given up, per cycle
-HABIT_INTERVAL_SIGMA = 0.2  # a user's own interval: the category's times log-normal(0, this)
-HABIT_CYCLE_SIGMA = 0.12  # each cycle: the user's interval times log-normal(0, this)
-INITIAL_HABITS_PER_USER = 0.5  # draws per initial user of average activity (non-consumables dropped)
 TREND_SHARE_INITIAL = 0.02  # of the initial catalogue
 TREND_SHARE_NEW = 0.10  # of the newly listed items
 TREND_BOOST_MEDIAN = 12.0  # the boost at the peak: log-normal around this median
@@ -60,7 +51,6 @@ AGE_BANDS = ("18-24", "25-34", "35-44", "45-54", "55+")
 _COUNTRY_WEIGHTS = np.array([28, 10, 12, 9, 6, 6, 5, 5, 3, 5, 4, 4, 3], dtype=float)
 _AGE_WEIGHTS = np.array([18, 32, 24, 15, 11], dtype=float)
 _BRAND_HOME_PROB = 0.9
-_PAIR = np.int64(1 << 32)  # (user, item) pairs as user * _PAIR + item
 
 
 def _ints() -> np.ndarray:
@@ -137,77 +127,8 @@ def init_world(scale: Scale, rng: np.random.Generator, start_ord: int) -> World:
     _add_items(world, rng, scale.n_items, listed, peaks, TREND_SHARE_INITIAL, forced)
     signup = start_ord - rng.integers(0, BACKDATE_DAYS, scale.n_users)
     _add_users(world, rng, scale, scale.n_users, signup, start_ord)
-    _add_initial_habits(world, rng, scale, start_ord)
+    add_initial_habits(world, rng, scale, start_ord)
     return world
-
-
-def attractiveness_at(
-    base: np.ndarray, boost: np.ndarray, peak: np.ndarray, days: np.ndarray, day_ord: int
-) -> np.ndarray:
-    """Items' attractiveness on a day: base x (1 + boost x a Gaussian bump around the trend's peak).
-
-    Args:
-        base: Base attractiveness (the truth's ``popularity``).
-        boost: Trend boost at the peak (0 for items that do not trend).
-        peak: Ordinal of the trend's peak day (ignored where boost is 0).
-        days: Standard deviation of the bump in days (ignored where boost is 0).
-        day_ord: Ordinal of the day.
-
-    Returns:
-        The attractiveness of every item on that day.
-    """
-    trending = boost > 0
-    z = np.where(trending, (day_ord - peak) / np.where(trending, days, 1.0), 0.0)
-    return base * (1.0 + boost * np.exp(-0.5 * np.minimum(z * z, 200.0)))
-
-
-def attractiveness(world: World, day_ord: int) -> np.ndarray:
-    """Every item's attractiveness on ``day_ord`` (base times its trend)."""
-    return attractiveness_at(
-        world.item_pop, world.item_trend_boost, world.item_trend_peak, world.item_trend_days, day_ord
-    )
-
-
-class ItemSampler:
-    """Draws items proportionally to weights, within a category or across the whole catalogue."""
-
-    def __init__(self, item_cat: np.ndarray, n_categories: int, weights: np.ndarray, storewide: np.ndarray):
-        """Prepare the cumulative weights of one day.
-
-        Args:
-            item_cat: Category index of every item.
-            n_categories: Number of categories (each holds at least one item).
-            weights: Weight of every item for draws within its category.
-            storewide: Weight of every item for draws across the whole catalogue.
-        """
-        self._order = np.argsort(item_cat, kind="stable")
-        sorted_cat = item_cat[self._order]
-        self._cum = np.cumsum(weights[self._order])
-        cats = np.arange(n_categories)
-        self._starts = np.searchsorted(sorted_cat, cats, side="left")
-        self._ends = np.searchsorted(sorted_cat, cats, side="right")
-        self._lo = np.where(self._starts > 0, self._cum[np.maximum(self._starts - 1, 0)], 0.0)
-        self._total = self._cum[self._ends - 1] - self._lo
-        self._store_cum = np.cumsum(storewide)
-
-    def in_category(self, cats: np.ndarray, u: np.ndarray) -> np.ndarray:
-        """One item of each category in ``cats``, from uniform numbers ``u`` in [0, 1)."""
-        pos = np.searchsorted(self._cum, self._lo[cats] + u * self._total[cats], side="right")
-        return self._order[np.clip(pos, self._starts[cats], self._ends[cats] - 1)]
-
-    def storewide(self, u: np.ndarray) -> np.ndarray:
-        """Items drawn across the whole catalogue, from uniform numbers ``u`` in [0, 1)."""
-        pos = np.searchsorted(self._store_cum, u * self._store_cum[-1], side="right")
-        return np.minimum(pos, len(self._store_cum) - 1)
-
-
-def sample_categories(rng: np.random.Generator, world: World, users: np.ndarray) -> np.ndarray:
-    """One category per user in ``users``, drawn from the user's preference weights."""
-    u = rng.random(len(users))
-    cum = np.cumsum(world.pref_w[users], axis=1)
-    k = (world.pref_cat[users] >= 0).sum(axis=1)
-    slot = np.minimum((u[:, None] >= cum).sum(axis=1), k - 1)
-    return world.pref_cat[users, slot]
 
 
 def _draw_cats(rng: np.random.Generator, world: World, n: int) -> np.ndarray:
@@ -288,121 +209,6 @@ def _add_users(
     world.pref_cat = np.concatenate([world.pref_cat, cats])
     world.pref_w = np.concatenate([world.pref_w, w])
     world.pref_since = np.concatenate([world.pref_since, np.full(n, since, np.int64)])
-
-
-def _habit_intervals(world: World, rng: np.random.Generator, items: np.ndarray) -> np.ndarray:
-    """Each new habit's own interval in days: its category's, times a log-normal factor."""
-    own = world.cat_interval[world.item_cat[items]] * rng.lognormal(0.0, HABIT_INTERVAL_SIGMA, len(items))
-    return np.round(own, 2)
-
-
-def _add_habits(
-    world: World,
-    users: np.ndarray,
-    items: np.ndarray,
-    interval: np.ndarray,
-    first_due: np.ndarray,
-    since: int,
-) -> None:
-    world.habit_user = np.concatenate([world.habit_user, users])
-    world.habit_item = np.concatenate([world.habit_item, items])
-    world.habit_interval = np.concatenate([world.habit_interval, interval])
-    world.habit_next = np.concatenate([world.habit_next, first_due])
-    world.habit_since = np.concatenate([world.habit_since, np.full(len(items), since, np.int64)])
-
-
-def _add_initial_habits(world: World, rng: np.random.Generator, scale: Scale, start_ord: int) -> None:
-    """Habits of the initial users in the consumable categories they prefer, due within one interval."""
-    n_users = len(world.user_signup)
-    per_user = rng.poisson(INITIAL_HABITS_PER_USER * world.user_activity / scale.sessions_per_user_day)
-    users = np.repeat(np.arange(n_users), per_user)
-    cats = sample_categories(rng, world, users)
-    keep = world.cat_consumable[cats]
-    users, cats = users[keep], cats[keep]
-    weights = attractiveness(world, start_ord)
-    items = ItemSampler(world.item_cat, len(world.cat_weights), weights, weights).in_category(
-        cats, rng.random(len(cats))
-    )
-    pairs = np.unique(pair_keys(users, items))
-    users, items = pairs // _PAIR, pairs % _PAIR
-    interval = _habit_intervals(world, rng, items)
-    first_due = start_ord + (rng.random(len(items)) * interval).astype(np.int64)
-    _add_habits(world, users, items, interval, first_due, start_ord)
-
-
-def habit_rows(world: World, idx: np.ndarray, valid_to: int | None) -> dict[str, np.ndarray]:
-    """Truth rows (1-based ids) of the habits ``idx``, valid up to ``valid_to`` (None: still current)."""
-    return {
-        "user_id": world.habit_user[idx] + 1,
-        "item_id": world.habit_item[idx] + 1,
-        "interval_days": world.habit_interval[idx],
-        "valid_from": world.habit_since[idx],
-        "valid_to": np.full(len(idx), -1 if valid_to is None else valid_to, np.int64),
-    }
-
-
-def due_habits(world: World, day_ord: int) -> np.ndarray:
-    """Indexes of the habits due on ``day_ord``."""
-    return np.flatnonzero(world.habit_next == day_ord)
-
-
-def update_habits(
-    world: World,
-    rng: np.random.Generator,
-    day_ord: int,
-    buyer: np.ndarray,
-    bought: np.ndarray,
-    closed: list[dict[str, np.ndarray]],
-) -> None:
-    """After a day: reschedule (or give up) the habits due that day and form habits from its purchases.
-
-    Args:
-        world: The shop.
-        rng: The day's random generator for habits.
-        day_ord: Ordinal of the day just simulated.
-        buyer: User index of each purchase of the day.
-        bought: Item index of each purchase of the day.
-        closed: Truth rows of given-up habits are appended here.
-    """
-    due = due_habits(world, day_ord)
-    given_up = due[rng.random(len(due)) < HABIT_END_PROB]
-    renewed = np.setdiff1d(due, given_up, assume_unique=True)
-    cycle = world.habit_interval[renewed] * rng.lognormal(0.0, HABIT_CYCLE_SIGMA, len(renewed))
-    world.habit_next[renewed] = day_ord + np.maximum(np.round(cycle), 1).astype(np.int64)
-    if len(given_up):
-        closed.append(habit_rows(world, given_up, day_ord + 1))
-        keep = np.ones(len(world.habit_user), bool)
-        keep[given_up] = False
-        for name in ("habit_user", "habit_item", "habit_interval", "habit_next", "habit_since"):
-            setattr(world, name, getattr(world, name)[keep])
-    consumable = world.cat_consumable[world.item_cat[bought]]
-    pairs = np.unique(pair_keys(buyer[consumable], bought[consumable]))
-    pairs = pairs[~np.isin(pairs, pair_keys(world.habit_user, world.habit_item))]
-    pairs = pairs[rng.random(len(pairs)) < HABIT_FORM_PROB]
-    users, items = pairs // _PAIR, pairs % _PAIR
-    interval = _habit_intervals(world, rng, items)
-    cycle = interval * rng.lognormal(0.0, HABIT_CYCLE_SIGMA, len(items))
-    _add_habits(
-        world, users, items, interval, day_ord + np.maximum(np.round(cycle), 1).astype(np.int64), day_ord
-    )
-
-
-def pair_keys(users: np.ndarray, items: np.ndarray) -> np.ndarray:
-    """One int64 key per (user index, item index) pair."""
-    return users.astype(np.int64) * _PAIR + items
-
-
-def owns(world: World, users: np.ndarray, items: np.ndarray) -> np.ndarray:
-    """Whether each user already bought the durable item (durables are bought once)."""
-    keys = pair_keys(users, items)
-    pos = np.minimum(np.searchsorted(world.owned, keys), max(len(world.owned) - 1, 0))
-    return (world.owned[pos] == keys) if len(world.owned) else np.zeros(len(keys), bool)
-
-
-def record_durables(world: World, buyer: np.ndarray, bought: np.ndarray) -> None:
-    """Remember the day's purchases of durables, which their buyers will not buy again."""
-    durable = ~world.cat_consumable[world.item_cat[bought]]
-    world.owned = np.union1d(world.owned, pair_keys(buyer[durable], bought[durable]))
 
 
 def pref_rows(world: World, users: np.ndarray, valid_to: int | None) -> dict[str, np.ndarray]:

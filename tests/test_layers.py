@@ -2,7 +2,8 @@
 
 From the bottom: `shoprec` (the core) <- `shoprec_quality`, `shoprec_demo` <- `models` <- `jobs`
 <- `shoprec_airflow`, `dags` <- `shoprec_cli`. Nothing below imports the CLI or the Airflow package.
-Imports inside functions count too.
+Imports inside functions count too. Of the jobs, only the offline evaluation uses the demo package,
+for its demo-only ceiling (`shoprec_demo.planted_ceiling`, when the demo truth files exist).
 """
 
 from __future__ import annotations
@@ -54,6 +55,15 @@ def test_package_imports_only_the_layers_below(package: str) -> None:
         if (imported := imported_packages(path)) - ALLOWED[package]
     }
     assert offending == {}
+
+
+def test_only_the_offline_evaluation_uses_the_demo_package_among_the_jobs() -> None:
+    users = sorted(
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "jobs").rglob("*.py")
+        if "shoprec_demo" in imported_packages(path)
+    )
+    assert users == ["jobs/offline_eval.py"]
 
 
 def test_nothing_below_imports_the_cli_or_the_airflow_package() -> None:

@@ -19,7 +19,7 @@ from pyspark.sql import SparkSession
 
 from jobs import ingest
 from jobs import land as job
-from jobs.land_sources import LandError, LandOptions, column_mapping, event_type_mapping
+from jobs.land_options import LandError, LandOptions, column_mapping, event_type_mapping
 from shoprec import landing
 from shoprec.config import Settings
 from shoprec_quality import validation
@@ -499,7 +499,7 @@ MEMORY_SCRIPT = textwrap.dedent(
     import json, sys
     from pathlib import Path
     from jobs import land
-    from jobs.land_sources import LandOptions
+    from jobs.land_options import LandOptions
 
     def peak_kib():  # this process's own peak RSS (ru_maxrss would include the parent's, from before exec)
         status = Path("/proc/self/status").read_text()

@@ -31,11 +31,12 @@ import pytest
 from pyspark.sql import DataFrame, SparkSession
 from typer.testing import CliRunner
 
-from jobs import offline_eval, planted_ceiling
+from jobs import eval_inputs, offline_eval
 from shoprec import catalog, engine
 from shoprec.config import Settings
 from shoprec_cli.common import UserFacingError
 from shoprec_cli.evaluate import evaluate as evaluate_command
+from shoprec_demo import planted_ceiling
 
 D = date(2026, 3, 10)
 E = D + timedelta(days=1)
@@ -138,21 +139,8 @@ def idcg(n: int) -> float:
     return sum(discount(i) for i in range(1, n + 1))
 
 
-@pytest.mark.parametrize(
-    ("versions", "expected"),
-    [
-        (["7"], "7"),
-        (["popularity", "7"], "7"),
-        (["8", "popularity", "7"], "7,8"),
-        (["popularity"], "popularity"),
-    ],
-)
-def test_published_model_version_ignores_cold_start_rows(versions: list[str], expected: str) -> None:
-    assert offline_eval.published_model_version(versions) == expected
-
-
 def test_only_users_recommended_and_with_a_target_are_evaluated(lake: Lake) -> None:
-    data = offline_eval.load_inputs(lake.spark, lake.settings, D, horizons=(1,), k=K)
+    data = eval_inputs.load_inputs(lake.spark, lake.settings, D, horizons=(1,), k=K)
     assert list(data.users()) == [1, 2, 3, 4]  # 5: views only on E; 6: no recommendations
     assert {m.users for m in lake.stats.methods} == {4}
     assert data.model_version == "7"  # user 3's cold-start rows do not count
@@ -191,7 +179,7 @@ def test_every_baseline_runs_on_the_same_users_and_lift_is_against_the_best(lake
 
 
 def test_baselines_leave_out_recent_purchases_unless_repeats_are_normal(lake: Lake) -> None:
-    data = offline_eval.load_inputs(lake.spark, lake.settings, D, horizons=(1,), k=K)
+    data = eval_inputs.load_inputs(lake.spark, lake.settings, D, horizons=(1,), k=K)
     strict = {
         name: as_lists(f) for name, f in offline_eval.method_lists(data, K, repeat_purchases=False).items()
     }
@@ -223,7 +211,7 @@ def test_planted_ceiling_needs_the_truth_files(lake: Lake, tmp_path: Path) -> No
     assert "planted_ceiling" not in by_method(lake.stats)
     settings = Settings(home=tmp_path / "home", lake_dir=lake.settings.lake)  # same lake, its own truth
     write_truth(settings.demo_truth)
-    data = offline_eval.load_inputs(lake.spark, settings, D, horizons=(1,), k=3)
+    data = eval_inputs.load_inputs(lake.spark, settings, D, horizons=(1,), k=3)
     truth = planted_ceiling.read_truth(settings.demo_truth)
     planted = as_lists(
         offline_eval.method_lists(data, 3, repeat_purchases=False, truth=truth)["planted_ceiling"]

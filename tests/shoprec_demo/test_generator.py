@@ -14,8 +14,9 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from jobs import baselines, planted_ceiling
+from jobs import baselines
 from jobs.ranking_metrics import ranking_metrics
+from shoprec_demo import planted_ceiling
 from shoprec_demo.generator import GenerationStats, generate
 from shoprec_demo.scales import SCALES
 

@@ -1,8 +1,10 @@
 """The planted-preference ceiling (demo data only): lists ranked by the demo generator's hidden truth.
 
-It reads the truth files `shoprec demo-data` writes beside the lake (never read by the pipeline)
-and encodes how the generator draws behaviour (`shoprec_demo.simulate`), so it lives apart from
-the evaluation proper and only runs when those files exist.
+One concern: the best lists a recommender could make on demo data. It reads the truth files
+`shoprec demo-data` writes beside the lake (`shoprec_demo.truth`, never read by the pipeline) and
+encodes how the generator draws behaviour (`shoprec_demo.simulate`, `shoprec_demo.draws`), so it
+lives with the generator. `jobs.offline_eval` adds it as one more method only when the truth files
+exist (`read_truth` returns None otherwise): the one import of the demo package by a job.
 """
 
 from __future__ import annotations
@@ -14,13 +16,12 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
+from shoprec_demo.draws import attractiveness_at
 from shoprec_demo.simulate import STOREWIDE_AFFINITY, STOREWIDE_EXPONENT, STOREWIDE_SHARE, funnel_prob
-from shoprec_demo.world import attractiveness_at
+from shoprec_demo.text import EPOCH_ORDINAL
+from shoprec_demo.truth import ITEMS_FILE, PREFERENCES_FILE
 
-PREFERENCES_FILE = "preferences.parquet"
-TRUTH_ITEMS_FILE = "items.parquet"
 LIST_COLUMNS = ["user_id", "rank", "item_id"]
-EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 TREND_COLUMNS = {"trend_boost", "trend_peak", "trend_days"}
 
 
@@ -173,7 +174,7 @@ def planted_lists(
 
 def read_truth(truth_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame] | None:
     """The demo truth's (preferences, items) when both files exist under `truth_dir`, else None."""
-    paths = truth_dir / PREFERENCES_FILE, truth_dir / TRUTH_ITEMS_FILE
+    paths = truth_dir / PREFERENCES_FILE, truth_dir / ITEMS_FILE
     if not all(p.is_file() for p in paths):
         return None
     preferences, items = (pq.read_table(p).to_pandas() for p in paths)

@@ -1,310 +1,37 @@
-"""Source layouts for `shoprec land`: read a public log row by row and convert each row to a landing event.
+"""Converting `shoprec land`'s source rows to landing events: the canonical JSON line of its UTC day.
 
-One concern: turning a row of some source layout (the behaviour log, a CSV with a header, JSON
-Lines, Parquet) into shoprec's canonical landing event (its UTC day and its JSON line) or a
-`Rejection` with a machine-readable reason. Nothing here keeps state per row; jobs/land.py writes.
+One concern: one row's values (read by jobs/land_readers.py) as shoprec's canonical landing event
+(its UTC day and its JSON line) or a `Rejection` with a machine-readable reason: ids, event types
+(mapped), timestamps (epoch seconds or milliseconds, ISO-8601, a strptime format), prices, and
+invoice cancellations. Nothing here keeps state per row; jobs/land.py writes.
 """
 
 from __future__ import annotations
 
-import csv
-import gzip
 import json
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from operator import itemgetter
-from pathlib import Path
-from typing import IO, Literal
 
+from jobs.land_options import FIELDS, LandOptions, SourceFormat
+from jobs.land_readers import BEHAVIOR_LOG_COLUMNS, Rejection, Values
 from shoprec import landing
 from shoprec.vocabulary import EVENT_TYPES
-
-SourceFormat = Literal["behavior-log", "jsonl", "parquet", "csv"]
-FIELDS = (
-    "event_id",
-    "user_id",
-    "item_id",
-    "event_type",
-    "event_ts",
-    "session_id",
-    "price",
-    "category_id",
-    "quantity",
-)
-REQUIRED = ("user_id", "item_id", "event_type", "event_ts")
-BEHAVIOR_LOG_COLUMNS = ("user_id", "item_id", "category_id", "event_type", "event_ts")
-JSONL_SAMPLE_LINES = 1000
-"""JSON Lines have no header: mapped keys are checked against the keys of this many first lines."""
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_ORDINAL = _EPOCH.toordinal()
 _MAX_ORDINAL = date.max.toordinal()
-_BEHAVIOR_LINE = re.compile(r"^\s*-?\d+\s*,\s*-?\d+\s*,[^,]*,[^,]+,\s*\d+\s*$")
 _EPOCH_TEXT = re.compile(r"^-?\d+(\.\d+)?$")
 _UNPARSED = object()
 _UNMAPPED = object()  # the key of fields a dict row does not map: never present
 _STRPTIME_CACHE_SIZE = 4096
 _HOUR_MINUTE = [f"{h:02d}:{m:02d}" for h in range(24) for m in range(60)]  # by minute of the day
 _SECOND = [f"{s:02d}" for s in range(60)]
-
-Values = list[str | None] | dict[str, object]
-"""A source row: the fields of a CSV line (header order, then one None) or a JSON object / Parquet row."""
-Row = tuple[int, str | None, "Values | Rejection"]
-"""(1-based line or row number, raw line or None when it has to be rebuilt, values or a parse problem)."""
-
-
-class LandError(ValueError):
-    """A source cannot be landed as asked (missing file, unknown column, nothing landable)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Rejection:
-    """Why a source row is not an event: reason (as ingest names it), the field concerned, a readable detail."""
-
-    reason: str
-    column: str | None
-    detail: str
-
-
-@dataclass(frozen=True)
-class LandOptions:
-    """How to read the sources: format, column and event-type mappings, timestamp conventions."""
-
-    source_format: SourceFormat | None = None
-    columns: Mapping[str, str] = field(default_factory=dict)
-    event_types: Mapping[str, str] = field(default_factory=dict)
-    timestamp_unit: Literal["s", "ms"] = "s"
-    timestamp_format: str | None = None
-    year: int | None = None
-    event_type: str | None = None
-
-
-# ---------------------------------------------------------------- option values
-
-
-def parse_pairs(values: Sequence[str]) -> list[tuple[str, str]]:
-    """Split `NAME=VALUE` items (comma-separated, the option may repeat) into pairs.
-
-    Raises:
-        ValueError: An item without `=` or with an empty side.
-    """
-    pairs = []
-    for value in values:
-        for item in value.split(","):
-            if not item.strip():
-                continue
-            name, sep, source = item.partition("=")
-            if not sep or not name.strip() or not source.strip():
-                raise ValueError(f"{item!r} is not NAME=VALUE")
-            pairs.append((name.strip(), source.strip()))
-    return pairs
-
-
-def column_mapping(values: Sequence[str]) -> dict[str, str]:
-    """The `--columns FIELD=SOURCE,…` option as {shoprec field: source column}.
-
-    Raises:
-        ValueError: An unknown shoprec field or one field mapped twice.
-    """
-    mapping: dict[str, str] = {}
-    for name, source in parse_pairs(values):
-        if name not in FIELDS:
-            raise ValueError(f"{name!r} is not a shoprec field (one of {', '.join(FIELDS)})")
-        if name in mapping and mapping[name] != source:
-            raise ValueError(f"{name} is mapped twice ({mapping[name]!r}, {source!r})")
-        mapping[name] = source
-    return mapping
-
-
-def event_type_mapping(values: Sequence[str]) -> dict[str, str]:
-    """The `--event-types TYPE=SOURCE,…` option as {source value: shoprec type}; a type may take several.
-
-    Raises:
-        ValueError: An unknown shoprec type or one source value given two types.
-    """
-    mapping: dict[str, str] = {}
-    for kind, source in parse_pairs(values):
-        if kind not in EVENT_TYPES:
-            raise ValueError(f"{kind!r} is not one of {', '.join(EVENT_TYPES)}")
-        if mapping.get(source, kind) != kind:
-            raise ValueError(f"{source!r} is given two types ({mapping[source]}, {kind})")
-        mapping[source] = kind
-    return mapping
-
-
-# ---------------------------------------------------------------- reading source files
-
-
-def open_text(path: Path) -> IO[str]:
-    """Open a text source (gzip when it ends in .gz); undecodable bytes become U+FFFD, never an error."""
-    if path.suffix == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8-sig", errors="replace")
-    return path.open(encoding="utf-8-sig", errors="replace")
-
-
-def detect_format(path: Path) -> SourceFormat:
-    """A source's layout from its suffix, or for other text files from its first non-blank line."""
-    suffixes = [s.lower() for s in path.suffixes if s.lower() != ".gz"]
-    suffix = suffixes[-1] if suffixes else ""
-    if suffix == ".parquet":
-        return "parquet"
-    if suffix in (".jsonl", ".json", ".ndjson"):
-        return "jsonl"
-    with open_text(path) as f:
-        for line in f:
-            if line.strip():
-                return "behavior-log" if _BEHAVIOR_LINE.match(line) else "csv"
-    return "csv"
-
-
-def source_columns(path: Path, fmt: SourceFormat) -> list[str]:
-    """The column names a source offers (the header, the Parquet schema, keys seen in the first JSON lines)."""
-    if fmt == "behavior-log":
-        return list(BEHAVIOR_LOG_COLUMNS)
-    if fmt == "parquet":
-        import pyarrow.parquet as pq
-
-        return list(pq.ParquetFile(path).schema_arrow.names)
-    with open_text(path) as f:
-        if fmt == "csv":
-            header = next(csv.reader(f), [])
-            return [name.strip() for name in header]
-        keys: dict[str, None] = {}
-        for number, line in enumerate(f, 1):
-            if number > JSONL_SAMPLE_LINES:
-                break
-            try:
-                row = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(row, dict):
-                keys.update(dict.fromkeys(row))
-        return list(keys)
-
-
-def read_rows(path: Path, fmt: SourceFormat) -> Iterator[Row]:
-    """Every non-blank row of a source, in order, as its values or the problem that kept them unreadable."""
-    if fmt == "parquet":
-        yield from _parquet_rows(path)
-        return
-    with open_text(path) as f:
-        if fmt == "csv":
-            yield from _csv_rows(f)
-        elif fmt == "jsonl":
-            yield from _jsonl_rows(f)
-        else:
-            yield from _behavior_rows(f)
-
-
-def _behavior_rows(f: IO[str]) -> Iterator[Row]:
-    width = len(BEHAVIOR_LOG_COLUMNS)
-    for number, line in enumerate(f, 1):
-        text = line.strip()
-        if not text:
-            continue
-        parts = text.split(",")
-        if len(parts) == width:
-            parts.append(None)  # type: ignore[arg-type]  # what unmapped fields read (see Converter)
-            yield number, text, parts
-        else:
-            detail = f"expected {width} comma-separated fields, found {len(parts)}"
-            yield number, text, Rejection("wrong_field_count", None, detail)
-
-
-def _csv_rows(f: IO[str]) -> Iterator[Row]:
-    consumed: list[str] = []  # the physical lines of the current record (quoted fields may span lines)
-
-    def lines() -> Iterator[str]:
-        for line in f:
-            consumed.append(line)
-            yield line
-
-    reader = csv.reader(lines())
-    width = len(next(reader, []))
-    consumed.clear()
-    for row in reader:
-        raw = consumed[0] if len(consumed) == 1 else "".join(consumed)
-        consumed.clear()
-        if not row or (len(row) == 1 and not row[0].strip()):  # a blank line
-            continue
-        if len(row) == width:
-            row.append(None)  # type: ignore[arg-type]  # what unmapped fields read (see Converter)
-            yield reader.line_num, raw.rstrip("\r\n"), row
-        else:
-            detail = f"expected {width} fields (as in the header), found {len(row)}"
-            yield reader.line_num, raw.rstrip("\r\n"), Rejection("wrong_field_count", None, detail)
-
-
-def _jsonl_rows(f: IO[str]) -> Iterator[Row]:
-    for number, line in enumerate(f, 1):
-        text = line.rstrip("\r\n")
-        if not text.strip():
-            continue
-        try:
-            row = json.loads(text)
-        except ValueError:
-            row = None
-        if isinstance(row, dict):
-            yield number, text, row
-        else:
-            yield number, text, Rejection("unparseable_json", None, "line is not a valid JSON object")
-
-
-def _parquet_rows(path: Path, batch_rows: int = 65_536) -> Iterator[Row]:
-    import pyarrow.parquet as pq
-
-    number = 0
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows):
-        for row in batch.to_pylist():
-            number += 1
-            yield number, None, row
-
-
-def raw_text(values: Values) -> str:
-    """A row without its own text (a Parquet row) as one JSON line, standing in for its raw line."""
-    return json.dumps(values, default=str, ensure_ascii=False)
-
-
-# ---------------------------------------------------------------- converting rows
-
-
-def resolve_columns(
-    path: Path, fmt: SourceFormat, options: LandOptions, available: Sequence[str]
-) -> dict[str, str]:
-    """Which source column feeds each shoprec field: the `--columns` mapping, else a same-named column.
-
-    Args:
-        path: The source (named in errors).
-        fmt: Its layout.
-        options: The mapping asked for.
-        available: The source's columns (`source_columns`).
-
-    Raises:
-        LandError: A mapped column the source does not have, or a required field without a column.
-    """
-    shown = ", ".join(available[:30]) or "none"
-    if fmt == "behavior-log" and options.columns:
-        raise LandError(f"{path}: --columns does not apply to --format behavior-log (fixed layout: {shown})")
-    for name, column in options.columns.items():
-        if column not in available:
-            raise LandError(f"{path}: no column {column!r} (mapped to {name}); its columns are: {shown}")
-    mapping = {name: name for name in FIELDS if name in available}
-    mapping.update(options.columns)
-    if options.event_type:
-        if "event_type" in options.columns:
-            raise LandError("give either --event-type or an event_type column in --columns, not both")
-        mapping.pop("event_type", None)
-    for name in REQUIRED:
-        if name not in mapping and not (name == "event_type" and options.event_type):
-            also = " or give --event-type TYPE" if name == "event_type" else ""
-            raise LandError(
-                f"{path}: no column for {name}; map one with --columns {name}=COLUMN{also} (columns: {shown})"
-            )
-    return mapping
+_FAR_OUT = 10**30
+"""Seconds standing in for an epoch number beyond every timestamp (year 9999 ends near 2.5e11 s): rejected."""
 
 
 class Converter:
@@ -397,7 +124,7 @@ class Converter:
         event_type = self.event_type or (type(kind) is str and self.types.get(kind)) or self._event_type(kind)
         if isinstance(event_type, Rejection):
             return event_type
-        if type(ts) is str and self._plain_epoch and ts.isdecimal() and not self.ms:
+        if type(ts) is str and self._plain_epoch and ts.isdecimal() and len(ts) < 19 and not self.ms:
             epoch_day, second = divmod(int(ts), 86_400)  # the common case, inlined: epoch seconds
             day_text = self._days.get(epoch_day)
             if day_text is None:
@@ -522,6 +249,8 @@ class Converter:
                 return _bad_ts(text, f"does not match --timestamp-format {self.ts_format!r}")
             return _since_epoch(moment)
         if _EPOCH_TEXT.match(text):
+            if "." not in text and len(text) > 20:  # beyond every timestamp; int() refuses over 4,300 digits
+                return (-_FAR_OUT if text[0] == "-" else _FAR_OUT), 0
             epoch = _epoch(float(text) if "." in text else int(text), self.ms)
             if epoch is None:
                 return _bad_ts(text, "is not a finite epoch number")
@@ -562,6 +291,8 @@ def _epoch(value: float, ms: bool) -> tuple[int, int] | None:
         return value, 0
     if not math.isfinite(value):
         return None
+    if abs(value) >= 1e20:  # beyond every timestamp; in microseconds it could overflow a float
+        return (_FAR_OUT if value > 0 else -_FAR_OUT), 0
     micros_total = round(value * (1000 if ms else 1_000_000))
     seconds, micros = divmod(micros_total, 1_000_000)
     return seconds, micros
@@ -576,7 +307,11 @@ def _price_json(value: object) -> str:
     if value is None:
         return "null"
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return repr(float(value)) if math.isfinite(value) else json.dumps(str(value))
+        try:
+            number = float(value)
+        except OverflowError:  # an integer beyond every float
+            return json.dumps(str(value))
+        return repr(number) if math.isfinite(number) else json.dumps(str(value))
     text = str(value).strip()
     if not text:
         return "null"
