@@ -28,7 +28,7 @@ stronger categories come first.
 Cold-start users (in clean.users on D, signed up by D, without a user_daily row as of D) are not
 scored by the model: they get the ``cold_start_popular`` most popular items (reason
 ``cold_start:popular``) plus ``cold_start_trending`` rising items not among them
-(``cold_start:trending``), with source_score = popularity scaled to [0, 1] (see `jobs.candidates.pool`), the
+(``cold_start:trending``), with source_score = popularity scaled to [0, 1] (see `jobs.item_pool.pool`), the
 score reco.user_recommendations publishes for them.
 
 Notation: D = run day = features_date; popularity = the item's events in the 7 days up to D
@@ -117,7 +117,7 @@ def partners(cooccurrence: DataFrame, listed: DataFrame, n: int) -> DataFrame:
 
     Args:
         cooccurrence: features.item_cooccurrence rows as of D.
-        listed: Output of `jobs.candidates.catalogue` for D.
+        listed: Output of `jobs.item_pool.catalogue` for D.
         n: Partners kept per item (ties: smaller item_id), as many as a user's co_viewed limit.
 
     Returns:
@@ -230,7 +230,7 @@ def category_source(
 
     Args:
         categories: Output of `top_categories`.
-        pooled: Output of `jobs.candidates.pool`.
+        pooled: Output of `jobs.item_pool.pool`.
         source: "top_category" or "trending".
         n: Items per category.
         min_events_7d: Interactions in 7 days a trending item needs (ignored for top_category).
@@ -252,7 +252,7 @@ def category_source(
 def popular(users: DataFrame, pooled: DataFrame, n: int) -> DataFrame:
     """Source ``popular``: the n most popular catalogue items for every user of `users` (user_id).
 
-    source_score = popularity_score (see `jobs.candidates.pool`).
+    source_score = popularity_score (see `jobs.item_pool.pool`).
     """
     found = users.select("user_id").crossJoin(
         top_overall(pooled, "popularity", n).select("item_id", "popularity_score")
@@ -278,7 +278,7 @@ def cold_start(
 
     Args:
         users: Output of `cold_start_users`.
-        pooled: Output of `jobs.candidates.pool`.
+        pooled: Output of `jobs.item_pool.pool`.
         config: cold_start_popular, cold_start_trending and trending_min_events_7d are used.
         excluded: (user_id, item_id) pairs never to recommend, or None.
 
@@ -332,8 +332,8 @@ def sources(
         user_daily: features.user_daily rows as of D (the active users).
         user_category: features.user_category rows as of D.
         item_partners: Output of `partners` for D (the co_viewed lists).
-        pooled: Output of `jobs.candidates.pool`.
-        listed: Output of `jobs.candidates.catalogue` for D.
+        pooled: Output of `jobs.item_pool.pool`.
+        listed: Output of `jobs.item_pool.catalogue` for D.
         config: Per-source limits.
         materialize: Computes a frame once and returns it read back; None keeps it lazy.
     """

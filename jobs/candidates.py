@@ -31,13 +31,12 @@ from datetime import date, timedelta
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from jobs import candidate_sources, ranking_rows
+from jobs import candidate_sources, item_pool, ranking_rows
 from jobs.candidate_sources import PAIR_KEY_COLUMNS
-from jobs.clean import valid_on
 from jobs.user_buckets import UserBucket
 from shoprec import catalog, engine, inputs
 from shoprec.config import Settings
-from shoprec.vocabulary import AFFINITY_WEIGHTS, BOUGHT_DAYS, EVENT_KINDS
+from shoprec.vocabulary import BOUGHT_DAYS
 
 SOURCES = catalog.CANDIDATE_SOURCES  # priority order, best first
 
@@ -123,51 +122,6 @@ class Candidates:
             f"candidates {self.day}: {self.active_users:,} active users, {self.candidates:,} candidates "
             f"({sources}); {self.cold_start_users:,} cold-start users, {self.cold_start_rows:,} rows"
         )
-
-
-def catalogue(items: DataFrame, item_daily: DataFrame, day: date) -> DataFrame:
-    """(item_id, category_id) of the recommendable items on `day`.
-
-    The items of clean.items valid on `day` (an item the catalogue knows but that is not valid then,
-    delisted or listed later, and an item it never knew are never recommended); for a shop without
-    any catalogue (clean.items empty: no exports, no categories in the log) the log is the
-    catalogue: the items of the 30-day window (item_daily as of `day`).
-    """
-    if not items.limit(1).collect():
-        return item_daily.select("item_id", "category_id")
-    return items.where(valid_on(F.lit(day))).select("item_id", "category_id")
-
-
-def pool(item_daily: DataFrame, listed: DataFrame) -> DataFrame:
-    """Catalogue items with item features as of D and their popularity.
-
-    Args:
-        item_daily: features.item_daily rows as of D.
-        listed: Output of `catalogue` for D.
-
-    Returns:
-        (item_id, category_id, events_7d, trend_7d_vs_30d, popularity, popularity_score), where
-        popularity_score = popularity / the day's highest popularity, in [0, 1]: the item's
-        popularity share divided by the top item's share (1 for the most popular item).
-    """
-    popularity = sum(
-        (F.lit(weight) * F.col(f"{EVENT_KINDS[kind]}_7d") for kind, weight in AFFINITY_WEIGHTS.items()),
-        F.lit(0.0),
-    )
-    scored = item_daily.join(listed.withColumnRenamed("category_id", "_catalog_category"), "item_id").select(
-        "item_id",
-        F.coalesce("category_id", "_catalog_category").alias("category_id"),
-        sum((F.col(f"{name}_7d") for name in EVENT_KINDS.values()), F.lit(0)).alias("events_7d"),
-        "trend_7d_vs_30d",
-        popularity.alias("popularity"),
-    )
-    top = scored.agg(F.max("popularity").alias("_top"))
-    return scored.crossJoin(top).select(
-        *scored.columns,
-        F.when(F.col("_top") > 0, F.col("popularity") / F.col("_top"))
-        .otherwise(0.0)
-        .alias("popularity_score"),
-    )
 
 
 def _priority(source: Column) -> Column:
@@ -289,54 +243,6 @@ def pair_rows(
     ).select(*PAIR_KEY_COLUMNS, *ranking_rows.PAIR_FEATURES)
 
 
-@dataclass(frozen=True)
-class ItemFrames:
-    """The item-level inputs of run day D: the same for every user, so built once per run.
-
-    Attributes:
-        items: clean.items (the catalogue history).
-        item_daily: features.item_daily rows as of D.
-        listed: Output of `catalogue` for D.
-        pooled: Output of `pool` for D.
-        cooccurrence: features.item_cooccurrence rows as of D.
-        partners: Output of `candidate_sources.partners` for the co_viewed source.
-    """
-
-    items: DataFrame
-    item_daily: DataFrame
-    listed: DataFrame
-    pooled: DataFrame
-    cooccurrence: DataFrame
-    partners: DataFrame
-
-
-def item_frames(
-    spark: SparkSession, settings: Settings, day: date, config: CandidateConfig, scratch: engine.Scratch
-) -> ItemFrames:
-    """Read and materialise the item-level inputs of run day `day` in `scratch`."""
-
-    def as_of(table: catalog.Table) -> DataFrame:
-        return engine.read(spark, table, settings).where(
-            engine.partition_predicate(table, {"as_of_date": day})
-        )
-
-    items = engine.read(spark, catalog.CLEAN_ITEMS, settings)
-    item_daily = scratch.materialize(as_of(catalog.ITEM_DAILY), "item_daily")
-    cooccurrence = as_of(catalog.ITEM_COOCCURRENCE)
-    listed = scratch.materialize(catalogue(items, item_daily, day), "catalogue")
-    per_anchor = min(config.co_viewed, candidate_sources.CO_VIEWED_PARTNERS)
-    return ItemFrames(
-        items=items,
-        item_daily=item_daily,
-        listed=listed,
-        pooled=scratch.materialize(pool(item_daily, listed), "pool"),
-        cooccurrence=cooccurrence,
-        partners=scratch.materialize(
-            candidate_sources.partners(cooccurrence, listed, per_anchor), "partners"
-        ),
-    )
-
-
 def check_inputs(spark: SparkSession, settings: Settings, day: date) -> None:
     """Fail naming the table, the day and the command to run when an input partition of `day` is missing.
 
@@ -356,7 +262,7 @@ def build(
     scratch: engine.Scratch,
     only_users: DataFrame | None = None,
     bucket: UserBucket | None = None,
-    shared: ItemFrames | None = None,
+    shared: item_pool.ItemFrames | None = None,
 ) -> Candidates:
     """Candidates of run day `day` for every active and cold-start user, with their scoring rows.
 
@@ -374,7 +280,7 @@ def build(
             day (training examples); None builds them for every active and cold-start user.
         bucket: Build for this bucket's users only (item-level frames are unaffected, so the
             buckets' candidates together equal the unbucketed ones).
-        shared: The item-level frames of `day` (`item_frames`), when several builds share them.
+        shared: The item-level frames of `day` (`item_pool.item_frames`), when several builds share them.
 
     Returns:
         The users, items, pairs and cold_start frames with their counts.
@@ -408,7 +314,7 @@ def build(
         "week_events",
     )
     excluded = scratch.materialize(bought(events, day), "bought") if config.exclude_bought else None
-    shared = shared or item_frames(spark, settings, day, config, scratch)
+    shared = shared or item_pool.item_frames(spark, settings, day, config.co_viewed, scratch)
     items, item_daily, listed, pooled = shared.items, shared.item_daily, shared.listed, shared.pooled
     cooccurrence = shared.cooccurrence
     user_daily = scratch.materialize(restrict(as_of(catalog.USER_DAILY)), "user_daily")

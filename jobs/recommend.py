@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from jobs import candidates, user_buckets
+from jobs import candidates, item_pool, user_buckets
 from shoprec import catalog, engine
 from shoprec.config import Settings
 from shoprec.vocabulary import COLD_START_MODEL
@@ -183,7 +183,9 @@ def run(
     with engine.scratch(spark, settings) as scratch:
         candidates.check_inputs(spark, settings, day)
         count = config.buckets or _bucket_count(spark, settings, day)
-        shared = candidates.item_frames(spark, settings, day, config.candidates, scratch.child("items"))
+        shared = item_pool.item_frames(
+            spark, settings, day, config.candidates.co_viewed, scratch.child("items")
+        )
         parts = [
             _recommend_bucket(
                 spark, settings, day, config, ranker, version, bucket, shared, scratch, progress
@@ -277,7 +279,7 @@ def _recommend_bucket(
     ranker: Ranker,
     version: str,
     bucket: user_buckets.UserBucket,
-    shared: candidates.ItemFrames,
+    shared: item_pool.ItemFrames,
     scratch: engine.Scratch,
     progress: Callable[[str], None],
 ) -> _BucketResult:
