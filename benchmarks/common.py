@@ -11,9 +11,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import date, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psutil
+
+if TYPE_CHECKING:
+    pass
 
 SHOPREC = str(Path(sys.executable).with_name("shoprec"))
 
@@ -84,4 +89,38 @@ def measured(args: list[str], env: dict[str, str]) -> dict[str, object]:
         "result": stdout.strip().splitlines()[-1] if stdout.strip() else "",
         "stdout": stdout,
         "stderr": stderr,
+    }
+
+
+def settings(home: Path):
+    """The shoprec Settings of a benchmark lake."""
+    from shoprec.config import Settings
+
+    return Settings(home=home)
+
+
+def span(args: argparse.Namespace) -> tuple[date, date]:
+    """The first and last day of the benchmark's demo shop (--start, --days)."""
+    start = date.fromisoformat(args.start)
+    return start, start + timedelta(days=args.days - 1)
+
+
+def demo_lake(home: Path, scale: str, start: date, days: int) -> dict[str, float]:
+    """Generate the demo shop and ingest and clean every day; its events and the seconds of each step."""
+    from jobs import clean, ingest
+    from shoprec import engine
+    from shoprec_demo import generator
+
+    lake = settings(home)
+    stats = generator.generate(lake.landing, lake.demo_truth, scale=scale, start=start, days=days)
+    end = start + timedelta(days=days - 1)
+    began = time.perf_counter()
+    with engine.session(lake, "benchmark-setup") as spark:
+        list(ingest.run(spark, lake, start, end))
+        ingested = time.perf_counter()
+        clean.run(spark, lake, start, end)
+    return {
+        "events": stats.events,
+        "ingest_seconds": round(ingested - began, 1),
+        "clean_seconds": round(time.perf_counter() - ingested, 1),
     }

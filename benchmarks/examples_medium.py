@@ -20,38 +20,25 @@ from common import peak_rss_mb
 BACKFILL_DAYS = 7
 
 
-def _settings(home: Path):  # Settings is imported lazily to keep the parent process light
-    from shoprec.config import Settings
-
-    return Settings(home=home)
-
-
 def _setup(home: Path, scale: str, start: date, days: int) -> dict[str, float]:
-    from jobs import clean, features, ingest
+    from jobs import features
     from shoprec import engine
-    from shoprec_demo import generator
 
-    settings = _settings(home)
-    stats = generator.generate(settings.landing, settings.demo_truth, scale=scale, start=start, days=days)
+    built = common.demo_lake(home, scale, start, days)
     last = start + timedelta(days=days - 1)
     began = time.perf_counter()
-    with engine.session(settings, "benchmark-setup") as spark:
-        list(ingest.run(spark, settings, start, last))
-        clean.run(spark, settings, start, last)
-        cleaned = time.perf_counter()
-        features.run(spark, settings, last - timedelta(days=BACKFILL_DAYS), last - timedelta(days=1))
-    return {
-        "events": stats.events,
-        "ingest_and_clean_seconds": round(cleaned - began, 1),
-        "features_seconds": round(time.perf_counter() - cleaned, 1),
-    }
+    with engine.session(common.settings(home), "benchmark-setup") as spark:
+        features.run(
+            spark, common.settings(home), last - timedelta(days=BACKFILL_DAYS), last - timedelta(days=1)
+        )
+    return {**built, "features_seconds": round(time.perf_counter() - began, 1)}
 
 
 def _examples(home: Path, first: date, last: date) -> dict[str, object]:
     from jobs import examples
     from shoprec import engine
 
-    settings = _settings(home)
+    settings = common.settings(home)
     with engine.session(settings, "benchmark-examples") as spark:
         began = time.perf_counter()
         stats = examples.run(spark, settings, first, last)
@@ -72,7 +59,7 @@ def _validate(home: Path, day: date) -> dict[str, object]:
     from shoprec import engine
     from shoprec_quality import validation
 
-    settings = _settings(home)
+    settings = common.settings(home)
     with engine.session(settings, "benchmark-validate") as spark:
         began = time.perf_counter()
         report = validation.validate(spark, settings, "training.examples", day)
@@ -89,8 +76,7 @@ def _validate(home: Path, day: date) -> dict[str, object]:
 def main() -> None:
     phases = ["setup", "examples", "backfill", "validate"]
     args = common.parser(__doc__, phases).parse_args()
-    start = date.fromisoformat(args.start)
-    last = start + timedelta(days=args.days - 1)
+    start, last = common.span(args)
     if args.phase:
         run = {
             "setup": lambda: _setup(args.home, args.scale, start, args.days),

@@ -42,37 +42,11 @@ SELECT (SELECT count(*) FROM user_daily), (SELECT count(*) FROM item_daily),
 """
 
 
-def _settings(home: Path):  # Settings is imported lazily to keep the parent process light
-    from shoprec.config import Settings
-
-    return Settings(home=home)
-
-
-def _setup(home: Path, scale: str, start: date, days: int) -> dict[str, float]:
-    from jobs import clean, ingest
-    from shoprec import engine
-    from shoprec_demo import generator
-
-    settings = _settings(home)
-    stats = generator.generate(settings.landing, settings.demo_truth, scale=scale, start=start, days=days)
-    end = start + timedelta(days=days - 1)
-    began = time.perf_counter()
-    with engine.session(settings, "benchmark-setup") as spark:
-        list(ingest.run(spark, settings, start, end))
-        ingested = time.perf_counter()
-        clean.run(spark, settings, start, end)
-    return {
-        "events": stats.events,
-        "ingest_seconds": round(ingested - began, 1),
-        "clean_seconds": round(time.perf_counter() - ingested, 1),
-    }
-
-
 def _features(home: Path, first: date, last: date) -> dict[str, float]:
     from jobs import features
     from shoprec import engine
 
-    settings = _settings(home)
+    settings = common.settings(home)
     with engine.session(settings, "benchmark-features") as spark:
         events = (
             spark.table("clean.events")
@@ -100,7 +74,7 @@ def _duckdb(home: Path, as_of: date, source: str) -> dict[str, float]:
     import duckdb
     from deltalake import DeltaTable
 
-    settings = _settings(home)
+    settings = common.settings(home)
     counts = ", ".join(
         f"count(*) FILTER (WHERE event_type = '{kind}' AND age < {w}) AS {name}_{w}d"
         for kind, name in (
@@ -154,11 +128,10 @@ def _duckdb(home: Path, as_of: date, source: str) -> dict[str, float]:
 def main() -> None:
     phases = ["setup", "features", "backfill", "duckdb_jsonl", "duckdb_parquet"]
     args = common.parser(__doc__, phases).parse_args()
-    start = date.fromisoformat(args.start)
-    last = start + timedelta(days=args.days - 1)
+    start, last = common.span(args)
     if args.phase:
         run = {
-            "setup": lambda: _setup(args.home, args.scale, start, args.days),
+            "setup": lambda: common.demo_lake(args.home, args.scale, start, args.days),
             "features": lambda: _features(args.home, last, last),
             "backfill": lambda: _features(args.home, last - timedelta(days=6), last),
             "duckdb_jsonl": lambda: _duckdb(args.home, last, "landing_jsonl"),

@@ -20,17 +20,11 @@ from pathlib import Path
 import common
 
 
-def _settings(home: Path):  # imported lazily to keep the parent process light
-    from shoprec.config import Settings
-
-    return Settings(home=home)
-
-
 def _recommend(home: Path, day: date) -> dict[str, object]:
     from jobs import recommend
     from shoprec import engine
 
-    settings = _settings(home)
+    settings = common.settings(home)
     began = time.perf_counter()
     with engine.session(settings, "benchmark-recommend") as spark:
         stats = recommend.run(spark, settings, day, recommend.RecommendConfig(), progress=lambda _: None)
@@ -57,7 +51,7 @@ def _evaluate(home: Path, day: date) -> dict[str, object]:
     from jobs import offline_eval
     from shoprec import engine
 
-    settings = _settings(home)
+    settings = common.settings(home)
     began = time.perf_counter()
     with engine.session(settings, "benchmark-evaluate") as spark:
         stats = offline_eval.run(spark, settings, day, horizons=(1,))

@@ -25,12 +25,6 @@ import common
 WINDOW = 7  # label days trained on
 
 
-def _settings(home: Path):  # imported lazily to keep the parent process light
-    from shoprec.config import Settings
-
-    return Settings(home=home)
-
-
 def _setup(home: Path, scale: str, start: date, days: int) -> dict[str, object]:
     from jobs import clean, examples, features, ingest
     from shoprec import engine
@@ -39,7 +33,7 @@ def _setup(home: Path, scale: str, start: date, days: int) -> dict[str, object]:
     done = home / "setup.json"
     if done.is_file():
         return {**json.loads(done.read_text()), "reused": True}
-    settings = _settings(home)
+    settings = common.settings(home)
     last = start + timedelta(days=days - 1)
     first_label = last - timedelta(days=WINDOW)
     stats = generator.generate(settings.landing, settings.demo_truth, scale=scale, start=start, days=days)
@@ -69,7 +63,7 @@ def _setup(home: Path, scale: str, start: date, days: int) -> dict[str, object]:
 def _train(home: Path, last: date, nproc: int, arch: str) -> dict[str, object]:
     from models import workflow
 
-    settings = _settings(home)
+    settings = common.settings(home)
     began = time.perf_counter()
     outcome = workflow.run(settings, workflow.TrainOptions(day=last, days=WINDOW, nproc=nproc, arch=arch))  # type: ignore[arg-type]
     seconds = time.perf_counter() - began
@@ -102,7 +96,7 @@ def _truth(home: Path, last: date) -> dict[str, object]:
     from models.data import open_examples
     from shoprec import catalog
 
-    settings = _settings(home)
+    settings = common.settings(home)
     examples = open_examples(catalog.TRAINING_EXAMPLES.location(settings.lake), [last])
     rows = pd.concat(b.to_pandas() for b in examples.record_batches(["user_id", "category_id", "label"]))
     prefs = pd.read_parquet(settings.demo_truth / "preferences.parquet")
@@ -130,8 +124,7 @@ def _truth(home: Path, last: date) -> dict[str, object]:
 def main() -> None:
     phases = ["setup", "train_1_dlrm", "train_1_dlrm_dcn", "train_2_dlrm", "truth"]
     args = common.parser(__doc__, phases).parse_args()
-    start = date.fromisoformat(args.start)
-    last = start + timedelta(days=args.days - 1)
+    start, last = common.span(args)
     if args.phase:
         run = {
             "setup": lambda: _setup(args.home, args.scale, start, args.days),
