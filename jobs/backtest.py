@@ -74,6 +74,7 @@ def run(
         NothingPublishedError, ValueError, TrainingError: as the steps themselves.
     """
     from models import workflow
+    from models.launch import TrainingError
 
     day = config.day
     with engine.session(settings, "shoprec-backtest") as spark:
@@ -108,7 +109,7 @@ def run(
     )
     outcome = workflow.run(settings, options, progress=progress)
     if outcome.record is None:
-        raise workflow.TrainingError(f"the backtest's training run did not finish: {outcome.decision}")
+        raise TrainingError(f"the backtest's training run did not finish: {outcome.decision}")
     progress(outcome.summary())
     with engine.session(settings, "shoprec-backtest") as spark:
         recommend_config = recommend.RecommendConfig(

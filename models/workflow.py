@@ -20,9 +20,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
@@ -35,9 +32,10 @@ from models.data import DataError, Examples, measure_dense, open_examples, steps
 from models.dlrm import Arch, ModelConfig
 from models.export import export
 from models.features import FeatureSpec, SpecError
+from models.launch import TrainingError, launch
 from models.registry import ModelRecord, Registry, RegistryError
 from models.score import Ranker
-from models.train import TrainConfig, free_port, latest_checkpoint
+from models.train import TrainConfig
 from shoprec import catalog, inputs, lake
 from shoprec.config import Settings
 
@@ -50,10 +48,6 @@ INPUT_TABLES = (
     catalog.ITEM_COOCCURRENCE,
     catalog.CLEAN_EVENTS,
 )
-
-
-class TrainingError(RuntimeError):
-    """Training could not complete; the message carries the rank's own reason when there is one."""
 
 
 @dataclass(frozen=True)
@@ -333,36 +327,6 @@ def _prepare(
     cfg.save()
     (run_dir / "error.txt").unlink(missing_ok=True)
     return cfg
-
-
-def launch(cfg: TrainConfig, nproc: int) -> None:
-    """Run `models.train` under torchrun on `nproc` local ranks (rendezvous on 127.0.0.1)."""
-    command = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        f"--nproc_per_node={nproc}",
-        "--nnodes=1",
-        "--master_addr=127.0.0.1",
-        f"--master_port={free_port()}",
-        "-m",
-        "models.train",
-        "--config",
-        str(cfg.save()),
-    ]
-    env = {**os.environ, "OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // nproc))}
-    completed = subprocess.run(command, env=env, check=False)
-    if completed.returncode != 0:
-        error = cfg.run_dir / "error.txt"
-        reason = error.read_text().strip() if error.is_file() else "see the rank logs above"
-        resume = (
-            "; the same command resumes from its last checkpoint"
-            if latest_checkpoint(cfg.run_dir / "checkpoints")
-            else ""
-        )
-        raise TrainingError(
-            f"training failed on {nproc} rank(s) (exit code {completed.returncode}): {reason}{resume}"
-        )
 
 
 def _decide(

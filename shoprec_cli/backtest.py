@@ -26,8 +26,8 @@ def backtest(
     from jobs import offline_eval
     from models.data import DataError
     from models.features import SpecError
+    from models.launch import TrainingError
     from models.registry import RegistryError
-    from models.workflow import TrainingError
 
     config = job.BacktestConfig(
         day=parse_date(day, "--date"),

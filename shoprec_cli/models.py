@@ -45,9 +45,10 @@ def train(
     from models.data import DataError
     from models.export import ExportError
     from models.features import SpecError
+    from models.launch import TrainingError
     from models.registry import RegistryError
 
-    with reported(ValueError, DataError, SpecError, ExportError, RegistryError, workflow.TrainingError):
+    with reported(ValueError, DataError, SpecError, ExportError, RegistryError, TrainingError):
         options = workflow.TrainOptions(
             day=parse_date(day, "--date"),
             days=days,

@@ -14,9 +14,9 @@ from deltalake import write_deltalake
 from models.auc import evaluate
 from models.data import open_examples
 from models.export import export, load_checkpoint
+from models.launch import TrainingError, launch
 from models.score import Ranker
 from models.train import check_rows, train
-from models.workflow import TrainingError, launch
 from tests.models.conftest import TRAIN_DAYS, VALID_DAY, prepare_run
 from tests.models.synthetic import examples
 
