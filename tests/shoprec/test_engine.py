@@ -55,7 +55,7 @@ def test_partition_predicate_names_the_partition_columns_it_needs() -> None:
 
 def test_range_predicate_spans_both_ends() -> None:
     predicate = engine.range_predicate(catalog.USER_DAILY, date(2026, 1, 1), date(2026, 1, 7))
-    assert predicate == "as_of_date BETWEEN DATE '2026-01-01' AND DATE '2026-01-07'"
+    assert predicate == "as_of_date >= DATE '2026-01-01' AND as_of_date <= DATE '2026-01-07'"
 
 
 def test_rows_predicate_refuses_undeclared_columns() -> None:
