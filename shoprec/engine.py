@@ -26,6 +26,9 @@ Spark 4 Connect with delta-spark. What Sail (pysail 0.7) needs beyond that lives
   still declares nullability, the jobs' row checks and the validation suites enforce it;
 - `input_file_name()` and `_metadata` are missing, so landing files are read one by one (see
   `read_text_files`), each tagged with its name;
+- there is no Delta conflict resolution (two commits racing for one version fail with `Failed to
+  commit transaction: 0`, even on different partitions), so every write holds the table's write
+  guard (`writing`, `shoprec.write_guard`): concurrent runs are serialised per table;
 - a replaceWhere write drops the input's sort (it re-sorts by the partition columns only), so rows
   whose order within the files matters go through `sort_for_write`.
 """
@@ -41,6 +44,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from shoprec import faults, write_guard
 from shoprec.catalog import Table, sql_string
 from shoprec.config import Settings
 from shoprec.engine_errors import EngineError, naming
@@ -122,9 +126,22 @@ def partition_predicate(table: Table, values: Mapping[str, date | str]) -> str:
     return " AND ".join(clauses)
 
 
+@contextmanager
+def writing(table: Table, settings: Settings) -> Iterator[None]:
+    """The one write path of every catalog table: its write guard held, failures named, fault points.
+
+    The block must make exactly one Delta commit. `shoprec.faults` (a test hook, off by default)
+    may kill the process before, during or after it.
+    """
+    with write_guard.held(settings.lake, table.name, settings.write_wait), naming(table.name):
+        faults.starting(table.name)
+        yield
+        faults.committed(table.name)
+
+
 def _replace_where(df: DataFrame, table: Table, settings: Settings, predicate: str) -> None:
     """Overwrite the rows of `table` matching `predicate` with `df`, in one Delta commit."""
-    with naming(table.name):
+    with writing(table, settings):
         conform(df, table).write.format("delta").mode("overwrite").option("replaceWhere", predicate).save(
             str(table.location(settings.lake))
         )
@@ -196,7 +213,7 @@ def sort_for_write(df: DataFrame, *order: Column | str) -> DataFrame:
 
 def overwrite(df: DataFrame, table: Table, settings: Settings) -> None:
     """Replace the whole content of an unpartitioned table in one Delta commit."""
-    with naming(table.name):
+    with writing(table, settings):
         conform(df, table).write.format("delta").mode("overwrite").save(str(table.location(settings.lake)))
 
 
@@ -207,7 +224,7 @@ def read(spark: SparkSession, table: Table, settings: Settings) -> DataFrame:
 
 def append(df: DataFrame, table: Table, settings: Settings) -> None:
     """Append `df` to `table` in one Delta commit."""
-    with naming(table.name):
+    with writing(table, settings):
         conform(df, table).write.format("delta").mode("append").save(str(table.location(settings.lake)))
 
 
