@@ -18,7 +18,9 @@ from shoprec import catalog
 from shoprec.catalog import Table
 from shoprec.config import Settings
 
-VOLATILE = frozenset({"ingested_at", "generated_at", "evaluated_at", "validated_at", "started_at", "seconds", "run_id"})
+VOLATILE = frozenset(
+    {"ingested_at", "generated_at", "evaluated_at", "validated_at", "started_at", "seconds", "run_id"}
+)
 
 
 def _plain(value: object) -> object:

@@ -20,7 +20,9 @@ def environment(settings: Settings, extra: Mapping[str, str] | None = None) -> d
     return env
 
 
-def start(settings: Settings, args: Sequence[str], extra: Mapping[str, str] | None = None) -> subprocess.Popen[str]:
+def start(
+    settings: Settings, args: Sequence[str], extra: Mapping[str, str] | None = None
+) -> subprocess.Popen[str]:
     """Start `shoprec ARGS…` with output captured."""
     return subprocess.Popen(
         [SHOPREC, *args],

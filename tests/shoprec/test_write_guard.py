@@ -19,17 +19,17 @@ HOLD = """
 import sys, time
 from pathlib import Path
 from shoprec import write_guard
-with write_guard.held(Path(sys.argv[1]), "features.user_daily", 0):
+with write_guard.held(Path(sys.argv[1]), sys.argv[2], 0):
     print("held", flush=True)
     time.sleep(60)
 """
 
 
-def hold_in_child(lake: Path) -> subprocess.Popen[str]:
-    """A process holding features.user_daily's guard (until killed)."""
+def hold_in_child(lake: Path, table: str = "features.user_daily") -> subprocess.Popen[str]:
+    """A process holding `table`'s guard (until killed), its command line ending in `--date 2026-01-08`."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     child = subprocess.Popen(
-        [sys.executable, "-c", HOLD, str(lake), "--date", "2026-01-08"],
+        [sys.executable, "-c", HOLD, str(lake), table, "--date", "2026-01-08"],
         stdout=subprocess.PIPE,
         text=True,
         env=env,
@@ -47,7 +47,7 @@ def test_a_busy_table_is_refused_naming_its_writer(tmp_path: Path) -> None:
             pytest.raises(
                 write_guard.WriteBusy,
                 match=rf"^features\.user_daily is being written by pid {child.pid} since "
-                r"\d\d:\d\d:\d\d UTC \(-c .* --date 2026-01-08\); gave up after waiting 0\.3 s",
+                r"\d\d:\d\d:\d\d UTC \(-c .* features\.user_daily --date 2026-01-08\); gave up after waiting 0\.3 s",
             ),
             write_guard.held(tmp_path, "features.user_daily", 0.3, announce=lambda line: None),
         ):
@@ -79,7 +79,9 @@ def test_a_waiter_says_whom_it_waits_for_and_goes_on_when_the_holder_ends(tmp_pa
         waited = time.monotonic() - started
     child.wait()
     assert 0.4 < waited < 10
-    assert len(lines) == 1 and re.match(rf"waiting: features\.user_daily is being written by pid {child.pid}", lines[0])
+    assert len(lines) == 1 and re.match(
+        rf"waiting: features\.user_daily is being written by pid {child.pid}", lines[0]
+    )
 
 
 def test_the_guard_is_reentrant_within_a_process(tmp_path: Path) -> None:
