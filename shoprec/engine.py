@@ -35,6 +35,7 @@ Spark 4 Connect with delta-spark. What Sail (pysail 0.7) needs beyond that lives
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import uuid
@@ -282,12 +283,49 @@ def active_session(spark: SparkSession) -> Iterator[None]:
 
 @contextmanager
 def scratch(spark: SparkSession, settings: Settings) -> Iterator[Scratch]:
-    """Temporary Parquet storage under the lake for materialising intermediate results; removed on exit."""
-    root = settings.lake / "_scratch" / uuid.uuid4().hex
+    """Temporary Parquet storage under the lake for materialising intermediate results; removed on exit.
+
+    Each scratch folder `<lake>/_scratch/<id>` has a lock file `<id>.lock` its process holds (an
+    flock, released by the kernel when the process ends); a run killed before its cleanup leaves a
+    folder whose lock is free, and the next scratch space removes it.
+    """
+    base = settings.lake / "_scratch"
+    base.mkdir(parents=True, exist_ok=True)
+    name = uuid.uuid4().hex
+    lock = _locked_file(base, f"{name}.lock")
+    _remove_abandoned(base)
     try:
-        yield Scratch(spark, root)
+        yield Scratch(spark, base / name)
     finally:
-        shutil.rmtree(root, ignore_errors=True)
+        shutil.rmtree(base / name, ignore_errors=True)
+        (base / f"{name}.lock").unlink(missing_ok=True)
+        os.close(lock)
+
+
+def _locked_file(folder: Path, name: str) -> int:
+    """Create `folder/name` already locked (made and locked under a temporary name, then renamed)."""
+    temporary = folder / f".{name}.{uuid.uuid4().hex}"
+    handle = os.open(temporary, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+    fcntl.flock(handle, fcntl.LOCK_EX)
+    temporary.rename(folder / name)
+    return handle
+
+
+def _remove_abandoned(base: Path) -> None:
+    """Remove the scratch folders of processes that ended without cleaning up (their lock is free)."""
+    for lock in base.glob("*.lock"):
+        try:
+            handle = os.open(lock, os.O_RDWR | os.O_CLOEXEC)
+        except FileNotFoundError:
+            continue  # its owner just finished
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(handle)
+            continue  # in use
+        shutil.rmtree(base / lock.stem, ignore_errors=True)
+        lock.unlink(missing_ok=True)
+        os.close(handle)
 
 
 class Scratch:

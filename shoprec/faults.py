@@ -4,7 +4,8 @@ The engine's write path (`engine._writing`) is its only caller. `SHOPREC_FAULT_A
 
 - `<table>`: `schema.table`, or `*` for any table;
 - `<moment>`: `before` (the guard is held, nothing written yet), `during` (`<ms>` milliseconds into the
-  write, from a timer thread, while the engine writes data files or commits) or `after` (committed);
+  write, from a timer thread, while the engine writes data files or commits; right after the commit
+  if the write is done sooner) or `after` (committed);
 - `<n>`: the n-th write of that table in this process (default 1).
 
 The fault-injection suite (`tests/faults/`) uses it to kill every writing step at chosen points.
@@ -18,6 +19,7 @@ import threading
 from collections import Counter
 
 _WRITES: Counter[str] = Counter()
+_ARMED: list[threading.Timer] = []
 
 
 def _spec() -> tuple[str, str, int, int] | None:
@@ -46,10 +48,13 @@ def starting(table: str) -> None:
         timer = threading.Timer(ms / 1000, _kill)
         timer.daemon = True
         timer.start()
+        _ARMED.append(timer)
 
 
 def committed(table: str) -> None:
-    """A write of `table` has committed: kill now if `after` this write was asked for."""
+    """A write of `table` has committed: kill now if `after` this write was asked for, or `during` it."""
+    if _ARMED:
+        _kill()
     spec = _spec()
     if spec is None or spec[0] not in (table, "*") or spec[1] != "after":
         return

@@ -39,7 +39,9 @@ def table_rows(settings: Settings, table: Table, drop: Iterable[str] = ()) -> pd
         return None
     frame = frame.drop(columns=[c for c in frame.columns if c in VOLATILE or c in set(drop)])
     for column in frame.columns:
-        if frame[column].dtype == object:
+        if frame[column].dtype.kind == "f":
+            frame[column] = frame[column].round(9)
+        elif frame[column].dtype == object:
             frame[column] = frame[column].map(_plain)
     return frame.sort_values(list(frame.columns), na_position="first").reset_index(drop=True)
 
