@@ -94,10 +94,11 @@ def rows(settings: Settings) -> dict[str, pd.DataFrame | None]:
 
 
 def partial_tables(
-    settings: Settings, before: dict[str, pd.DataFrame | None], after: dict[str, pd.DataFrame | None]
+    now: dict[str, pd.DataFrame | None],
+    before: dict[str, pd.DataFrame | None],
+    after: dict[str, pd.DataFrame | None],
 ) -> list[str]:
-    """Tables whose rows equal neither their state before the run nor after a complete one."""
-    now = rows(settings)
+    """Tables (of `rows` results) whose rows equal neither their state before the run nor after a complete one."""
     return [
         name for name in now if not (same_rows(now[name], before[name]) or same_rows(now[name], after[name]))
     ]
