@@ -66,6 +66,11 @@ class Settings(BaseSettings):
     memory_gb: float | None = Field(
         None, gt=0, description="Memory (GiB) the per-user-bucket steps plan for; default: the machine's."
     )
+    write_wait: float = Field(
+        3600,
+        ge=0,
+        description="Seconds a write waits for another process writing the same table before giving up.",
+    )
     landing_dir: Path | None = Field(None, description="Landing files; default <home>/landing.")
     lake_dir: Path | None = Field(None, description="Delta tables; default <home>/lake.")
     suites_dir: Path | None = Field(

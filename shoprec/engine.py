@@ -26,12 +26,16 @@ Spark 4 Connect with delta-spark. What Sail (pysail 0.7) needs beyond that lives
   still declares nullability, the jobs' row checks and the validation suites enforce it;
 - `input_file_name()` and `_metadata` are missing, so landing files are read one by one (see
   `read_text_files`), each tagged with its name;
+- there is no Delta conflict resolution (two commits racing for one version fail with `Failed to
+  commit transaction: 0`, even on different partitions), so every write holds the table's write
+  guard (`writing`, `shoprec.write_guard`): concurrent runs are serialised per table;
 - a replaceWhere write drops the input's sort (it re-sorts by the partition columns only), so rows
   whose order within the files matters go through `sort_for_write`.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import uuid
@@ -41,6 +45,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from shoprec import faults, write_guard
 from shoprec.catalog import Table, sql_string
 from shoprec.config import Settings
 from shoprec.engine_errors import EngineError, naming
@@ -128,9 +133,22 @@ def partition_predicate(table: Table, values: Mapping[str, date | str]) -> str:
     return " AND ".join(clauses)
 
 
+@contextmanager
+def writing(table: Table, settings: Settings) -> Iterator[None]:
+    """The one write path of every catalog table: its write guard held, failures named, fault points.
+
+    The block must make exactly one Delta commit. `shoprec.faults` (a test hook, off by default)
+    may kill the process before, during or after it.
+    """
+    with write_guard.held(settings.lake, table.name, settings.write_wait), naming(table.name):
+        faults.starting(table.name)
+        yield
+        faults.committed(table.name)
+
+
 def _replace_where(df: DataFrame, table: Table, settings: Settings, predicate: str) -> None:
     """Overwrite the rows of `table` matching `predicate` with `df`, in one Delta commit."""
-    with naming(table.name):
+    with writing(table, settings):
         conform(df, table).write.format("delta").mode("overwrite").option("replaceWhere", predicate).save(
             str(table.location(settings.lake))
         )
@@ -206,7 +224,7 @@ def sort_for_write(df: DataFrame, *order: Column | str) -> DataFrame:
 
 def overwrite(df: DataFrame, table: Table, settings: Settings) -> None:
     """Replace the whole content of an unpartitioned table in one Delta commit."""
-    with naming(table.name):
+    with writing(table, settings):
         conform(df, table).write.format("delta").mode("overwrite").save(str(table.location(settings.lake)))
 
 
@@ -217,7 +235,7 @@ def read(spark: SparkSession, table: Table, settings: Settings) -> DataFrame:
 
 def append(df: DataFrame, table: Table, settings: Settings) -> None:
     """Append `df` to `table` in one Delta commit."""
-    with naming(table.name):
+    with writing(table, settings):
         conform(df, table).write.format("delta").mode("append").save(str(table.location(settings.lake)))
 
 
@@ -275,12 +293,49 @@ def active_session(spark: SparkSession) -> Iterator[None]:
 
 @contextmanager
 def scratch(spark: SparkSession, settings: Settings) -> Iterator[Scratch]:
-    """Temporary Parquet storage under the lake for materialising intermediate results; removed on exit."""
-    root = settings.lake / "_scratch" / uuid.uuid4().hex
+    """Temporary Parquet storage under the lake for materialising intermediate results; removed on exit.
+
+    Each scratch folder `<lake>/_scratch/<id>` has a lock file `<id>.lock` its process holds (an
+    flock, released by the kernel when the process ends); a run killed before its cleanup leaves a
+    folder whose lock is free, and the next scratch space removes it.
+    """
+    base = settings.lake / "_scratch"
+    base.mkdir(parents=True, exist_ok=True)
+    name = uuid.uuid4().hex
+    lock = _locked_file(base, f"{name}.lock")
+    _remove_abandoned(base)
     try:
-        yield Scratch(spark, root)
+        yield Scratch(spark, base / name)
     finally:
-        shutil.rmtree(root, ignore_errors=True)
+        shutil.rmtree(base / name, ignore_errors=True)
+        (base / f"{name}.lock").unlink(missing_ok=True)
+        os.close(lock)
+
+
+def _locked_file(folder: Path, name: str) -> int:
+    """Create `folder/name` already locked (made and locked under a temporary name, then renamed)."""
+    temporary = folder / f".{name}.{uuid.uuid4().hex}"
+    handle = os.open(temporary, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+    fcntl.flock(handle, fcntl.LOCK_EX)
+    temporary.rename(folder / name)
+    return handle
+
+
+def _remove_abandoned(base: Path) -> None:
+    """Remove the scratch folders of processes that ended without cleaning up (their lock is free)."""
+    for lock in base.glob("*.lock"):
+        try:
+            handle = os.open(lock, os.O_RDWR | os.O_CLOEXEC)
+        except FileNotFoundError:
+            continue  # its owner just finished
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(handle)
+            continue  # in use
+        shutil.rmtree(base / lock.stem, ignore_errors=True)
+        lock.unlink(missing_ok=True)
+        os.close(handle)
 
 
 class Scratch:

@@ -39,6 +39,18 @@ def shoprec_executable() -> str:
     return found
 
 
+def _die_with_worker() -> None:
+    """In the command's process: be killed when the worker that started it dies (Linux's parent-death signal).
+
+    The command leads its own process group (so `on_kill` can stop it whole), so a worker killed
+    without `on_kill` (SIGKILL, a lost machine) would otherwise leave it running beside the retry.
+    """
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+
+
 class ShoprecOperator(BaseOperator):
     """Run `shoprec <arguments…>`; each argument is a Jinja template rendered on its own.
 
@@ -75,6 +87,7 @@ class ShoprecOperator(BaseOperator):
             stderr=subprocess.STDOUT,
             text=True,
             start_new_session=True,
+            preexec_fn=_die_with_worker,
         )
         reason = None
         assert self._process.stdout is not None

@@ -1,4 +1,4 @@
-"""`shoprec lake …`: serve the lake to Spark clients, list tables, print registration SQL."""
+"""`shoprec lake …`: serve the lake to Spark clients, list, check, show the history of and restore tables."""
 
 from __future__ import annotations
 
@@ -8,10 +8,13 @@ from typing import Annotated
 
 import typer
 
-from shoprec import catalog, engine, lake, registration, sail
-from shoprec_cli.common import reported, settings
+from shoprec import catalog, engine, lake, lake_check, lake_history, registration, sail, write_guard
+from shoprec_cli.common import UserFacingError, reported, settings
 
-app = typer.Typer(help="The Delta lake: serve it, list its tables.", no_args_is_help=True)
+app = typer.Typer(
+    help="The Delta lake: serve it, list, check, show the history of and restore its tables.",
+    no_args_is_help=True,
+)
 
 
 @app.command("tables")
@@ -79,3 +82,81 @@ def serve(
     stop.wait()
     server.stop()
     typer.echo("stopped")
+
+
+@app.command("check")
+def check() -> None:
+    """Check every table: its Delta log readable, every referenced data file present and holding its rows.
+
+    Prints one line per table; exits 1 naming each damaged table and version. Data files no commit
+    references (left by a write killed before its commit) are counted, not errors.
+    """
+    results = lake_check.check(settings())
+    width = max(len(r.name) for r in results)
+    for r in results:
+        version = "-" if r.version is None else str(r.version)
+        state = "damaged" if r.problems else ("not created" if r.version is None else "ok")
+        extra = f"  ({r.unreferenced} unreferenced data files)" if r.unreferenced else ""
+        typer.echo(f"{r.name:<{width}}  {version:>7}  {r.rows:>12,} rows  {r.files:>5} files  {state}{extra}")
+    problems = [f"{r.name}: {p}" for r in results for p in r.problems]
+    if problems:
+        for line in problems:
+            typer.echo(f"  {line}", err=True)
+        raise UserFacingError(
+            f"{len(problems)} problem(s) in {len({p.split(':')[0] for p in problems})} table(s): {problems[0]}"
+        )
+
+
+TableArgument = Annotated[str, typer.Argument(help="The table, schema.table (e.g. reco.latest).")]
+
+
+@app.command("history")
+def history(
+    table: TableArgument,
+    limit: Annotated[int, typer.Option(min=1, help="How many of the newest versions to show.")] = 20,
+) -> None:
+    """A table's versions, newest first: time (UTC), operation, rows added and removed, details."""
+    cfg = settings()
+    with reported(FileNotFoundError):
+        versions = lake_history.history(catalog.get(table), cfg, limit)
+    typer.echo(
+        f"{'version':>7}  {'time (UTC)':<19}  {'operation':<10}  {'added':>10}  {'removed':>10}  details"
+    )
+    for v in versions:
+        added, removed = _count(v.rows_added), _count(v.rows_removed)
+        typer.echo(
+            f"{v.version:>7}  {v.timestamp:%Y-%m-%d %H:%M:%S}  {v.operation:<10}  {added:>10}  {removed:>10}  {v.details}"
+        )
+
+
+@app.command("restore")
+def restore(
+    table: TableArgument,
+    version: Annotated[int | None, typer.Option(help="The version to make current again.")] = None,
+    timestamp: Annotated[
+        str | None,
+        typer.Option(
+            help="Restore the version current at this instant (2026-01-09T03:00, UTC unless a zone is given)."
+        ),
+    ] = None,
+) -> None:
+    """Make an earlier version of a table current again, in a new RESTORE commit (undo it the same way).
+
+    Waits for, or names, another process writing the table (the write guard), like every write.
+    """
+    if (version is None) == (timestamp is None):
+        raise typer.BadParameter("give either --version or --timestamp", param_hint="--version/--timestamp")
+    cfg = settings()
+    with reported(FileNotFoundError, ValueError):
+        chosen = catalog.get(table)
+        if version is None:
+            version = lake_history.version_at(chosen, cfg, lake_history.parse_timestamp(timestamp or ""))
+        done = lake_history.restore(chosen, cfg, version, write_guard.command_line())
+    typer.echo(
+        f"{table}: version {version} restored as version {done.version} "
+        f"({_count(done.rows_added)} rows added, {_count(done.rows_removed)} removed)"
+    )
+
+
+def _count(rows: int | None) -> str:
+    return "?" if rows is None else f"{rows:,}"
