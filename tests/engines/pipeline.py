@@ -15,6 +15,7 @@ import pandas as pd
 from deltalake import DeltaTable
 from pyspark.sql import SparkSession
 
+from dags.shoprec_daily import INPUT_TABLES
 from jobs import examples, recommend
 from shoprec import catalog
 from shoprec.config import Settings
@@ -25,17 +26,7 @@ from tests.jobs.test_recommend import register_untrained_champion
 DAYS = 10
 AS_OF = (FEATURES_AS_OF - timedelta(days=1), FEATURES_AS_OF)
 RUN_DATE = FEATURES_AS_OF  # label day of the examples and run_date of the recommendations
-GATED = (  # the DAG's validate_inputs tables, then its validate_examples
-    "raw.events",
-    "clean.events",
-    "clean.items",
-    "clean.users",
-    "features.user_daily",
-    "features.item_daily",
-    "features.user_category",
-    "features.item_cooccurrence",
-    "training.examples",
-)
+GATED = (*INPUT_TABLES, "training.examples")  # the DAG's validate_inputs, then its validate_examples
 # Columns that say when or in which run a row was written, not what it holds.
 RUN_COLUMNS = frozenset(
     {"ingested_at", "generated_at", "started_at", "evaluated_at", "validated_at", "run_id", "seconds"}
