@@ -28,7 +28,7 @@ browser: $(CHROMIUM)
 $(CHROMIUM):
 	$(SUDO) apt-get install -y -qq chromium || ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium)
 
-# torch first: pip takes the local CPU wheel of 2.13.0 (a resolver left alone may pick a multi-GB CUDA build).
+# torch first, pinned: PyPI's 2.13.0 build (CUDA libraries included, a few GB; pip's cache keeps reinstalls fast).
 # torchrec with --no-deps: its metadata asks for the CUDA fbgemm-gpu; fbgemm-gpu-cpu is in the project deps.
 # Bytecode is compiled at install time because PYTHONDONTWRITEBYTECODE may be set (slow Airflow/GE imports).
 $(STAMP): pyproject.toml requirements/constraints.txt
