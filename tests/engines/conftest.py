@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ from shoprec import engine
 from shoprec.config import Settings
 from tests.conftest import copy_lake
 from tests.engines import pipeline
+from tests.network import answers, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVE = ROOT / "infra" / "spark" / "serve.sh"
@@ -46,19 +46,6 @@ class BuiltLake:
 
     settings: Settings
     outcome: pipeline.Outcome
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _answers(port: int) -> bool:
-    with socket.socket() as probe:
-        probe.settimeout(1)
-        return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
 @pytest.fixture(scope="session")
@@ -98,7 +85,7 @@ def apache_spark_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         )
     try:
         deadline = time.monotonic() + SERVER_START_SECONDS
-        while not _answers(port):
+        while not answers(port):
             if server.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"the Spark Connect server did not start:\n{log_path.read_text()[-3000:]}")
             time.sleep(1)
