@@ -6,7 +6,6 @@ Downstream readers (pandas, DuckDB, Polars) and `shoprec lake tables` use this; 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import pandas as pd
 from deltalake import DeltaTable
@@ -14,6 +13,7 @@ from deltalake.exceptions import TableNotFoundError
 
 from shoprec.catalog import Table
 from shoprec.config import Settings
+from shoprec.storage import Location
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,7 @@ class TableInfo:
     name: str
     version: int | None
     rows: int
-    location: Path
+    location: Location
 
 
 def delta_table(table: Table, settings: Settings) -> DeltaTable:

@@ -109,9 +109,12 @@ def leftovers(settings: Settings, scratch: bool = True) -> list[str]:
 
     With `scratch` False, scratch space is allowed: a killed run's is removed by the next run.
     """
-    found = [f"guard of {t} held" for t in catalog.TABLES if write_guard.holder(settings.lake, t) is not None]
+    found = [
+        f"guard of {t} held" for t in catalog.TABLES if write_guard.holder(settings.locks, t) is not None
+    ]
     if scratch:
         found += [f"scratch {p.name}" for p in (settings.lake / "_scratch").glob("*")]
+        found += [f"scratch lock {p.name}" for p in (settings.locks / "scratch").glob("*")]
     found += [f"{c.name}: {p}" for c in lake_check.check(settings) for p in c.problems]
     home = str(settings.home)
     for process in psutil.process_iter(["environ"]):
