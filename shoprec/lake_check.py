@@ -64,8 +64,11 @@ def check_table(table: Table, settings: Settings) -> TableCheck:
     location = table.location(settings.lake)
     result = TableCheck(table.name)
     log = location / "_delta_log"
-    if storage.kind(log) != "directory":
-        return result
+    try:
+        if storage.kind(log) != "directory":
+            return result
+    except OSError as exc:  # the store failed the request (no such bucket, refused credentials)
+        raise storage.unreachable(f"table {table.name}", location, exc) from exc
     logged = _logged_paths(log, result)
     try:
         dt = DeltaTable(str(location))
@@ -101,5 +104,8 @@ def check_table(table: Table, settings: Settings) -> TableCheck:
 
 
 def check(settings: Settings) -> list[TableCheck]:
-    """Check every catalog table."""
+    """Check every catalog table (a lake whose bucket is missing fails: every table would seem not created)."""
+    lake = settings.lake
+    if isinstance(lake, storage.ObjectPath) and storage.kind(lake.bucket) == "missing":
+        raise storage.Unreachable(f"the lake {lake}: its bucket {lake.bucket} does not exist")
     return [check_table(t, settings) for t in catalog.TABLES.values()]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -51,6 +52,11 @@ class ObjectPath:
         return hash(self._url)
 
     @property
+    def bucket(self) -> ObjectPath:
+        """The bucket's root (`s3://bucket`)."""
+        return ObjectPath("/".join(self._url.split("/")[:3]))
+
+    @property
     def name(self) -> str:
         """The last part of the key (`events` of `s3://bucket/lake/raw/events`)."""
         return self._url.rsplit("/", 1)[1]
@@ -77,6 +83,21 @@ def plain_http_without_permission(environ: Mapping[str, str] = os.environ) -> st
     endpoint = environ.get("AWS_ENDPOINT_URL") or environ.get("AWS_ENDPOINT") or ""
     allowed = environ.get("AWS_ALLOW_HTTP", "").lower() == "true"
     return endpoint if endpoint.startswith("http://") and not allowed else None
+
+
+class Unreachable(OSError):
+    """The lake's storage failed a request (no such bucket, refused credentials, no answer)."""
+
+
+def unreachable(what: str, where: Location, exc: OSError) -> Unreachable:
+    """A storage failure of delta-rs or pyarrow as one line naming `what`, `where` and the store's answer.
+
+    An S3 error arrives as several lines around the store's XML reply; its code and message are the answer.
+    """
+    text = str(exc)
+    code, message = re.search(r"<Code>([^<]*)</Code>", text), re.search(r"<Message>([^<]*)</Message>", text)
+    answer = f"{code[1]}: {message[1]}" if code and message else (text.strip().splitlines() or [repr(exc)])[0]
+    return Unreachable(f"{what}: cannot read {where}: {answer}")
 
 
 def _filesystem(where: Location) -> tuple[pafs.FileSystem, str]:

@@ -60,3 +60,27 @@ def test_restore_commits_an_old_version_again_in_the_bucket(s3_settings: Setting
     assert "RESTORE" in shown.stdout.splitlines()[1]
     assert write_guard.holder(s3_settings.locks, HISTORY_TABLE.name) is None
     assert s3_settings.locks == s3_settings.home / "locks"
+
+
+def test_a_missing_bucket_and_refused_credentials_are_one_error_line(
+    s3_settings: Settings, tmp_path: Path
+) -> None:
+    missing = Settings(home=tmp_path / "other", lake_dir="s3://no-such-bucket/lake")
+    tables = runs.run(missing, ["lake", "tables"])
+    assert (tables.returncode, tables.stderr.splitlines()[-1]) == (
+        1,
+        "error: table raw.events: cannot read s3://no-such-bucket/lake/raw/events: "
+        "NoSuchBucket: The specified bucket does not exist.",
+    )
+    checked = runs.run(missing, ["lake", "check"])
+    assert (checked.returncode, checked.stderr.splitlines()[-1]) == (
+        1,
+        "error: the lake s3://no-such-bucket/lake: its bucket s3://no-such-bucket does not exist",
+    )
+    refused = runs.run(
+        s3_settings, ["lake", "history", "reco.latest"], {"AWS_SECRET_ACCESS_KEY": "not-the-secret"}
+    )
+    assert refused.returncode == 1
+    assert refused.stderr.splitlines()[-1].startswith(
+        f"error: table reco.latest: cannot read {HISTORY_TABLE.location(s3_settings.lake)}: SignatureDoesNotMatch: "
+    )

@@ -22,6 +22,7 @@ def test_an_object_path_joins_and_prints_like_a_path() -> None:
     assert str(lake) == "s3://shop-lake/prod/lake"
     assert str(lake / "raw" / "events") == "s3://shop-lake/prod/lake/raw/events"
     assert (lake / "raw" / "events").name == "events"
+    assert (lake / "raw").bucket == ObjectPath("s3://shop-lake")
     assert lake / "raw" == ObjectPath("s3://shop-lake/prod/lake/raw")
     assert str(ObjectPath("s3://shop-lake")) == "s3://shop-lake"
 
