@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from collections.abc import Iterator
 from datetime import date, timedelta
@@ -128,14 +127,10 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     The engines read them from the process environment (Sail when it first reaches a bucket, delta-rs
     and pyarrow on every call), as they would on a machine configured for a cloud lake.
     """
-    with s3_server_running(tmp_path_factory.mktemp("s3") / "buckets") as server:
-        previous = {key: os.environ.get(key) for key in server.environment}
-        os.environ.update(server.environment)
-        try:
-            yield server
-        finally:
-            for key, value in previous.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+    with (
+        s3_server_running(tmp_path_factory.mktemp("s3") / "buckets") as server,
+        pytest.MonkeyPatch.context() as env,
+    ):
+        for key, value in server.environment.items():
+            env.setenv(key, value)
+        yield server
