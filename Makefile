@@ -19,7 +19,7 @@ TRAIN_PARAMS ?= "batch_size": 256, "embedding_dim": 16, "epochs": 3
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install browser run test test-fast fuzz lint bench clean spark-engine spark-server
+.PHONY: install browser run test test-fast fuzz lint bench clean spark-engine spark-server s3-server
 
 install: $(STAMP)
 
@@ -61,11 +61,16 @@ spark-engine:
 spark-server: spark-engine
 	bash infra/spark/serve.sh
 
-test: install spark-engine $(CHROMIUM)
+# The local S3 server (versitygw, built from its pinned Go module; cached, a no-op once built) that the tests of a
+# lake on object storage run against (tests/s3_server.py, infra/objectstore).
+s3-server:
+	bash infra/objectstore/install.sh
+
+test: install spark-engine s3-server $(CHROMIUM)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest
 
-test-fast: install spark-engine
+test-fast: install spark-engine s3-server
 	$(VENV)/bin/pytest -m "not slow"
 
 # `shoprec land` under a longer atheris run than make test's seeded seconds (FUZZ_SECONDS, default 10 minutes)

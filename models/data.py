@@ -16,7 +16,6 @@ import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -30,6 +29,7 @@ from torchrec.streamable import Pipelineable
 
 from models.features import DenseFeature, FeatureSpec, SparseFeature
 from shoprec import catalog
+from shoprec.storage import Location
 
 TABLE = catalog.TRAINING_EXAMPLES
 READ_ROWS = 65_536  # rows per Parquet read; memory stays bounded by this, not by the table
@@ -78,7 +78,7 @@ class Batch(Pipelineable):
 class Examples:
     """A pinned Delta version of training.examples restricted to some label dates."""
 
-    location: Path
+    location: Location
     version: int
     dates: tuple[date, ...]
     rows_per_date: dict[date, int]
@@ -108,7 +108,7 @@ class Examples:
 
 
 def open_examples(
-    location: Path, dates: Sequence[date], version: int | None = None, *, skip_empty: bool = False
+    location: Location, dates: Sequence[date], version: int | None = None, *, skip_empty: bool = False
 ) -> Examples:
     """Open training.examples at `version` (latest when None) for `dates`.
 

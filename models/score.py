@@ -21,6 +21,8 @@ from torch import nn
 from models.data import Batch, dense_matrix, sparse_ids, to_batch
 from models.dlrm import ModelConfig, build_ranker
 from models.features import FeatureSpec, SpecError
+from shoprec import storage
+from shoprec.storage import Location
 
 WEIGHTS = "model.pt"
 SPEC = "spec.json"
@@ -199,22 +201,29 @@ class ScoringStats:
 
 
 def score_files(
-    ranker: Ranker, users: Path, items: Path, pairs: Path, out: Path, batch_rows: int = 65_536
+    ranker: Ranker,
+    users: Location,
+    items: Location,
+    pairs: Location,
+    out: Location,
+    batch_rows: int = 65_536,
 ) -> ScoringStats:
     """Score Parquet pairs against Parquet users/items tables; write (user_id, item_id, score) Parquet.
 
     Memory holds the users and items tables (one row each) and one batch of pairs at a time.
     """
     started = time.perf_counter()
-    user_table = ds.dataset(users, format="parquet").to_table()
-    item_table = ds.dataset(items, format="parquet").to_table()
+    user_table = ds.dataset(str(users), format="parquet").to_table()
+    item_table = ds.dataset(str(items), format="parquet").to_table()
     scorer = PairScorer(ranker, user_table, item_table)
     wanted = ["user_id", "item_id", *(f.name for f in scorer.pair_dense)]
     schema = pa.schema([("user_id", pa.int64()), ("item_id", pa.int64()), ("score", pa.float64())])
     total = 0
-    out.mkdir(parents=True, exist_ok=True)
-    with pq.ParquetWriter(out / "scores.parquet", schema) as writer:
-        for batch in ds.dataset(pairs, format="parquet").to_batches(columns=wanted, batch_size=batch_rows):
+    storage.make_folder(out)
+    with pq.ParquetWriter(str(out / "scores.parquet"), schema) as writer:
+        for batch in ds.dataset(str(pairs), format="parquet").to_batches(
+            columns=wanted, batch_size=batch_rows
+        ):
             if batch.num_rows == 0:
                 continue
             table = pa.Table.from_batches([batch])

@@ -56,6 +56,7 @@ from models import quiet_library_logs
 from models.data import Batch, DataError, open_examples, rank_batches, rebatch, steps_per_epoch, to_batch
 from models.dlrm import ModelConfig, RankingLoss, build_ranker
 from models.features import FeatureSpec, SpecError
+from shoprec import storage
 
 log = logging.getLogger("shoprec.train")
 CHECK_ROWS = 256  # rows scored at the end to verify exports
@@ -83,7 +84,7 @@ class TrainConfig:
     """
 
     run_dir: Path
-    examples: Path
+    examples: storage.Location
     examples_version: int
     train_dates: tuple[date, ...]
     check_date: date
@@ -112,7 +113,7 @@ class TrainConfig:
     def load(cls, path: Path) -> TrainConfig:
         """Read a config written by `save`."""
         raw = json.loads(path.read_text())
-        raw["run_dir"], raw["examples"] = Path(raw["run_dir"]), Path(raw["examples"])
+        raw["run_dir"], raw["examples"] = Path(raw["run_dir"]), storage.location(raw["examples"])
         raw["train_dates"] = tuple(date.fromisoformat(d) for d in raw["train_dates"])
         raw["check_date"] = date.fromisoformat(raw["check_date"])
         return cls(**raw)

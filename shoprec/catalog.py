@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
+
+from shoprec.storage import Location
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 # Flat types only: Sail 0.7 cannot re-register an existing Delta table that has an ARRAY column.
@@ -84,11 +85,11 @@ class Table:
         """Column names in declared order."""
         return [c.name for c in self.columns]
 
-    def location(self, lake: Path) -> Path:
+    def location(self, lake: Location) -> Location:
         """Where the table's Delta log lives under the lake root."""
         return lake / self.schema / self.name.split(".")[1]
 
-    def ddl(self, lake: Path, not_null: bool = True) -> str:
+    def ddl(self, lake: Location, not_null: bool = True) -> str:
         """Return `CREATE TABLE IF NOT EXISTS … USING delta LOCATION …` for this table."""
         columns = ",\n  ".join(c.ddl(not_null) for c in self.columns)
         partitioned = f"\nPARTITIONED BY ({', '.join(self.partition_by)})" if self.partition_by else ""

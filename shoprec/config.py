@@ -21,6 +21,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from shoprec import storage
+
 _METASTORE_URI = re.compile(r"^thrift://[A-Za-z0-9.-]+:[0-9]{1,5}(,thrift://[A-Za-z0-9.-]+:[0-9]{1,5})*$")
 
 
@@ -72,7 +74,11 @@ class Settings(BaseSettings):
         description="Seconds a write waits for another process writing the same table before giving up.",
     )
     landing_dir: Path | None = Field(None, description="Landing files; default <home>/landing.")
-    lake_dir: Path | None = Field(None, description="Delta tables; default <home>/lake.")
+    lake_dir: str | Path | None = Field(
+        None,
+        description="Delta tables: a local folder or s3://bucket/prefix (endpoint and credentials from the "
+        "AWS_* variables, see shoprec.storage); default <home>/lake.",
+    )
     suites_dir: Path | None = Field(
         None, description="Great Expectations suite files; default the suites shipped with shoprec."
     )
@@ -111,15 +117,41 @@ class Settings(BaseSettings):
             )
         return value or None
 
+    @field_validator("lake_dir")
+    @classmethod
+    def _check_lake(cls, value: str | Path | None) -> str | Path | None:
+        if value is None:
+            return None
+        where = storage.location(value)  # raises for a URL of another scheme
+        endpoint = storage.plain_http_without_permission()
+        if isinstance(where, storage.ObjectPath) and endpoint:
+            raise ValueError(
+                f"the lake {where} is reached over plain http ({endpoint}, AWS_ENDPOINT_URL), which the "
+                "engines refuse unless AWS_ALLOW_HTTP=true is set too"
+            )
+        return value
+
     @cached_property
     def landing(self) -> Path:
         """Folder holding the landing files (one folder per day)."""
         return (self.landing_dir or self.home / "landing").resolve()
 
     @cached_property
-    def lake(self) -> Path:
-        """Root of the Delta tables (`<lake>/<schema>/<table>`)."""
-        return (self.lake_dir or self.home / "lake").resolve()
+    def lake(self) -> storage.Location:
+        """Root of the Delta tables (`<lake>/<schema>/<table>`): a local folder or an object store prefix."""
+        return storage.location(self.lake_dir or self.home / "lake")
+
+    @cached_property
+    def locks(self) -> Path:
+        """Local folder of the lake's lock files (write guards, scratch spaces).
+
+        `<lake>/_locks` for a local lake; `<home>/locks` for a lake on an object store, which has no
+        file locks: writers that share that home (one machine, or a shared volume) take turns per
+        table, and the store's conditional writes keep any other writer from overwriting a commit.
+        """
+        if isinstance(self.lake, Path):
+            return self.lake / "_locks"
+        return (self.home / "locks").resolve()
 
     @cached_property
     def memory_bytes(self) -> int:

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import shutil
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -45,7 +44,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from shoprec import faults, write_guard
+from shoprec import faults, storage, write_guard
 from shoprec.catalog import Table, sql_string
 from shoprec.config import Settings
 from shoprec.engine_errors import EngineError, naming
@@ -140,7 +139,7 @@ def writing(table: Table, settings: Settings) -> Iterator[None]:
     The block must make exactly one Delta commit. `shoprec.faults` (a test hook, off by default)
     may kill the process before, during or after it.
     """
-    with write_guard.held(settings.lake, table.name, settings.write_wait), naming(table.name):
+    with write_guard.held(settings.locks, table.name, settings.write_wait), naming(table.name):
         faults.starting(table.name)
         yield
         faults.committed(table.name)
@@ -295,20 +294,21 @@ def active_session(spark: SparkSession) -> Iterator[None]:
 def scratch(spark: SparkSession, settings: Settings) -> Iterator[Scratch]:
     """Temporary Parquet storage under the lake for materialising intermediate results; removed on exit.
 
-    Each scratch folder `<lake>/_scratch/<id>` has a lock file `<id>.lock` its process holds (an
-    flock, released by the kernel when the process ends); a run killed before its cleanup leaves a
-    folder whose lock is free, and the next scratch space removes it.
+    Each scratch space `<lake>/_scratch/<id>` (in the lake, so a remote engine reaches it too) has a
+    lock file `<locks>/scratch/<id>.lock` (`Settings.locks`, a local folder) its process holds: an
+    flock, released by the kernel when the process ends. A run killed before its cleanup leaves a
+    space whose lock is free, and the next scratch space removes both.
     """
-    base = settings.lake / "_scratch"
-    base.mkdir(parents=True, exist_ok=True)
+    base, locks = settings.lake / "_scratch", settings.locks / "scratch"
+    locks.mkdir(parents=True, exist_ok=True)
     name = uuid.uuid4().hex
-    lock = _locked_file(base, f"{name}.lock")
-    _remove_abandoned(base)
+    lock = _locked_file(locks, f"{name}.lock")
+    _remove_abandoned(base, locks)
     try:
         yield Scratch(spark, base / name)
     finally:
-        shutil.rmtree(base / name, ignore_errors=True)
-        (base / f"{name}.lock").unlink(missing_ok=True)
+        storage.remove_tree(base / name)
+        (locks / f"{name}.lock").unlink(missing_ok=True)
         os.close(lock)
 
 
@@ -321,9 +321,9 @@ def _locked_file(folder: Path, name: str) -> int:
     return handle
 
 
-def _remove_abandoned(base: Path) -> None:
-    """Remove the scratch folders of processes that ended without cleaning up (their lock is free)."""
-    for lock in base.glob("*.lock"):
+def _remove_abandoned(base: storage.Location, locks: Path) -> None:
+    """Remove the scratch spaces of processes that ended without cleaning up (their lock is free)."""
+    for lock in locks.glob("*.lock"):
         try:
             handle = os.open(lock, os.O_RDWR | os.O_CLOEXEC)
         except FileNotFoundError:
@@ -333,7 +333,7 @@ def _remove_abandoned(base: Path) -> None:
         except BlockingIOError:
             os.close(handle)
             continue  # in use
-        shutil.rmtree(base / lock.stem, ignore_errors=True)
+        storage.remove_tree(base / lock.stem)
         lock.unlink(missing_ok=True)
         os.close(handle)
 
@@ -341,7 +341,7 @@ def _remove_abandoned(base: Path) -> None:
 class Scratch:
     """Parquet scratch space of one unit of work (see `scratch`)."""
 
-    def __init__(self, spark: SparkSession, root: Path) -> None:
+    def __init__(self, spark: SparkSession, root: storage.Location) -> None:
         self._spark = spark
         self._root = root
 
@@ -357,12 +357,12 @@ class Scratch:
         """A scratch space inside this one, removed with it (e.g. one per user bucket)."""
         return Scratch(self._spark, self._root / name)
 
-    def folder(self, name: str) -> Path:
+    def folder(self, name: str) -> storage.Location:
         """A folder of this scratch space for Parquet files written outside Spark (e.g. model scores)."""
         path = self._root / name
-        path.mkdir(parents=True, exist_ok=True)
+        storage.make_folder(path)
         return path
 
-    def path(self, name: str) -> Path:
+    def path(self, name: str) -> storage.Location:
         """Where `materialize(df, name)` wrote its Parquet files (for readers outside Spark)."""
         return self._root / name

@@ -6,14 +6,15 @@ Downstream readers (pandas, DuckDB, Polars) and `shoprec lake tables` use this; 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import pandas as pd
 from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
 
+from shoprec import storage
 from shoprec.catalog import Table
 from shoprec.config import Settings
+from shoprec.storage import Location
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,7 @@ class TableInfo:
     name: str
     version: int | None
     rows: int
-    location: Path
+    location: Location
 
 
 def delta_table(table: Table, settings: Settings) -> DeltaTable:
@@ -35,6 +36,8 @@ def delta_table(table: Table, settings: Settings) -> DeltaTable:
         raise FileNotFoundError(
             f"table {table.name} has no Delta log at {location}; run the job that writes it"
         ) from None
+    except OSError as exc:  # the store failed the request (no such bucket, refused credentials)
+        raise storage.unreachable(f"table {table.name}", location, exc) from exc
 
 
 def info(table: Table, settings: Settings) -> TableInfo:
@@ -44,6 +47,8 @@ def info(table: Table, settings: Settings) -> TableInfo:
         dt = DeltaTable(str(location))
     except TableNotFoundError:
         return TableInfo(table.name, None, 0, location)
+    except OSError as exc:
+        raise storage.unreachable(f"table {table.name}", location, exc) from exc
     actions = dt.get_add_actions(flatten=True)
     rows = sum(v for v in actions.column("num_records").to_pylist() if v) if actions.num_rows else 0
     return TableInfo(table.name, dt.version(), rows, location)

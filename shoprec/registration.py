@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from shoprec import catalog
+from shoprec import catalog, storage
 from shoprec.catalog import Table, sql_string
 from shoprec.config import Settings
 from shoprec.engine_errors import EngineError
@@ -167,7 +167,7 @@ def registration_sql(settings: Settings) -> str:
     statements = [f"CREATE SCHEMA IF NOT EXISTS {s}" for s in catalog.schemas()]
     for table in catalog.TABLES.values():
         location = table.location(settings.lake)
-        has_log = (location / "_delta_log").is_dir()
+        has_log = storage.kind(location / "_delta_log") == "directory"
         if has_log and any(c.type == "TIMESTAMP" for c in table.columns):
             statements.append(
                 f"CREATE TABLE IF NOT EXISTS {table.name} USING delta\n"

@@ -1,4 +1,4 @@
-"""One writer per table at a time: an exclusive `flock` on `<lake>/_locks/<schema>.<table>.lock`.
+"""One writer per table at a time: an exclusive `flock` on `<locks>/<schema>.<table>.lock` (`Settings.locks`).
 
 Sail 0.7 has no Delta conflict resolution: two commits racing for the same version fail with
 `Failed to commit transaction: 0`, even when they touch different partitions. Every write to a
@@ -52,9 +52,9 @@ class Holder:
         return f"{table} is being written by pid {self.pid} since {self.since:%H:%M:%S} UTC ({self.command})"
 
 
-def lock_path(lake: Path, table: str) -> Path:
-    """The lock file guarding `table` (`schema.table`)."""
-    return lake / "_locks" / f"{table}.lock"
+def lock_path(locks: Path, table: str) -> Path:
+    """The lock file guarding `table` (`schema.table`) in the lock folder `locks`."""
+    return locks / f"{table}.lock"
 
 
 def command_line() -> str:
@@ -63,9 +63,9 @@ def command_line() -> str:
     return shlex.join(words)
 
 
-def holder(lake: Path, table: str) -> Holder | None:
+def holder(locks: Path, table: str) -> Holder | None:
     """The current holder of `table`'s guard, or None when nobody holds it."""
-    path = lock_path(lake, table)
+    path = lock_path(locks, table)
     if not path.exists():
         return None
     with open(path, "a+") as handle:
@@ -101,17 +101,17 @@ _HELD_MUTEX = threading.Lock()
 
 @contextmanager
 def held(
-    lake: Path, table: str, wait_seconds: float, announce: Callable[[str], None] | None = None
+    locks: Path, table: str, wait_seconds: float, announce: Callable[[str], None] | None = None
 ) -> Iterator[None]:
     """Hold `table`'s guard for the duration, waiting up to `wait_seconds` for another holder.
 
     Args:
-        lake: The lake root (`Settings.lake`).
+        locks: The lake's lock folder (`Settings.locks`).
         table: The table's name, `schema.table`.
         wait_seconds: How long to wait for another process's write before raising `WriteBusy`.
         announce: Called once with a line saying whom this write waits for (default: stderr).
     """
-    path = lock_path(lake, table)
+    path = lock_path(locks, table)
     with _HELD_MUTEX:
         state = _HELD.setdefault(path, _Held())
     with state.mutex:

@@ -21,7 +21,8 @@ app = typer.Typer(
 def tables() -> None:
     """List every catalog table with its row count, Delta version and location (read from the Delta logs)."""
     cfg = settings()
-    rows = [lake.info(t, cfg) for t in catalog.TABLES.values()]
+    with reported(OSError):
+        rows = [lake.info(t, cfg) for t in catalog.TABLES.values()]
     width = max(len(r.name) for r in rows)
     typer.echo(f"{'table':<{width}}  {'rows':>12}  {'version':>7}  location")
     for r in rows:
@@ -91,7 +92,8 @@ def check() -> None:
     Prints one line per table; exits 1 naming each damaged table and version. Data files no commit
     references (left by a write killed before its commit) are counted, not errors.
     """
-    results = lake_check.check(settings())
+    with reported(OSError):
+        results = lake_check.check(settings())
     width = max(len(r.name) for r in results)
     for r in results:
         version = "-" if r.version is None else str(r.version)
@@ -117,7 +119,7 @@ def history(
 ) -> None:
     """A table's versions, newest first: time (UTC), operation, rows added and removed, details."""
     cfg = settings()
-    with reported(FileNotFoundError):
+    with reported(OSError):
         versions = lake_history.history(catalog.get(table), cfg, limit)
     typer.echo(
         f"{'version':>7}  {'time (UTC)':<19}  {'operation':<10}  {'added':>10}  {'removed':>10}  details"
@@ -147,7 +149,7 @@ def restore(
     if (version is None) == (timestamp is None):
         raise typer.BadParameter("give either --version or --timestamp", param_hint="--version/--timestamp")
     cfg = settings()
-    with reported(FileNotFoundError, ValueError):
+    with reported(OSError, ValueError):
         chosen = catalog.get(table)
         if version is None:
             version = lake_history.version_at(chosen, cfg, lake_history.parse_timestamp(timestamp or ""))

@@ -13,6 +13,8 @@ from pyspark.sql import SparkSession
 
 from shoprec import engine, landing, sail
 from shoprec.config import Settings
+from tests.s3_server import S3Server
+from tests.s3_server import running as s3_server_running
 
 
 @pytest.fixture(scope="session")
@@ -116,3 +118,19 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         for path in REPORTED:
             suffix = f": {path.read_text().strip()}" if path.suffix == ".json" else ""
             terminalreporter.write_line(f"{path}{suffix}")
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """A local S3 server for the whole session, its AWS_* variables set in this process while it runs.
+
+    The engines read them from the process environment (Sail when it first reaches a bucket, delta-rs
+    and pyarrow on every call), as they would on a machine configured for a cloud lake.
+    """
+    with (
+        s3_server_running(tmp_path_factory.mktemp("s3") / "buckets") as server,
+        pytest.MonkeyPatch.context() as env,
+    ):
+        for key, value in server.environment.items():
+            env.setenv(key, value)
+        yield server

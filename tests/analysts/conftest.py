@@ -10,7 +10,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -26,19 +25,13 @@ from shoprec.config import Settings
 from shoprec.hive_metastore import LocalMetastore
 from tests.conftest import FEATURES_AS_OF, build_features
 from tests.docs.test_analyst_queries import documented_queries
+from tests.network import free_port
 
 SHOPREC = str(Path(sys.executable).with_name("shoprec"))
 PLAIN_CLIENT = Path(__file__).with_name("plain_client.py")
 ZONES = ("UTC", "Asia/Shanghai", "America/Los_Angeles")
 FIRST_FEATURE_DAY = FEATURES_AS_OF - timedelta(days=6)
 LATER_FEATURE_DAY = FEATURES_AS_OF + timedelta(days=1)
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from shoprec.config import Settings
 from shoprec.hive_metastore import LocalMetastore, answers
 from shoprec_cli.metastore import app
-from tests.analysts.conftest import free_port
+from tests.network import free_port
 
 
 def test_it_listens_on_loopback_only_and_keeps_no_password(metastore: LocalMetastore) -> None:

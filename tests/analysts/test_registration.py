@@ -20,7 +20,8 @@ from shoprec import catalog, engine_errors, registration, sail
 from shoprec.catalog import Column, Table
 from shoprec.config import Settings
 from shoprec.hive_metastore import LocalMetastore
-from tests.analysts.conftest import ZONES, free_port
+from tests.analysts.conftest import ZONES
+from tests.network import free_port
 
 FIRST_EVENTS = "SELECT event_id, unix_micros(event_ts) AS micros FROM raw.events ORDER BY event_id LIMIT 5"
 

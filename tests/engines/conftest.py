@@ -1,14 +1,13 @@
 """The engines the tiny pipeline runs on, each building its own lake from the same seed.
 
-Embedded Sail in local mode (the reference), Apache Spark 4 Connect with delta-spark (infra/spark), and
-Sail in local-cluster mode.
+Embedded Sail in local mode (the reference), Apache Spark 4 Connect with delta-spark (infra/spark),
+Sail in local-cluster mode, and embedded Sail with the lake on an S3 server (infra/objectstore).
 """
 
 from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -21,6 +20,8 @@ from shoprec import engine
 from shoprec.config import Settings
 from tests.conftest import copy_lake
 from tests.engines import pipeline
+from tests.network import answers, free_port
+from tests.s3_server import S3Server
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVE = ROOT / "infra" / "spark" / "serve.sh"
@@ -46,19 +47,6 @@ class BuiltLake:
 
     settings: Settings
     outcome: pipeline.Outcome
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _answers(port: int) -> bool:
-    with socket.socket() as probe:
-        probe.settimeout(1)
-        return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
 @pytest.fixture(scope="session")
@@ -98,7 +86,7 @@ def apache_spark_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         )
     try:
         deadline = time.monotonic() + SERVER_START_SECONDS
-        while not _answers(port):
+        while not answers(port):
             if server.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"the Spark Connect server did not start:\n{log_path.read_text()[-3000:]}")
             time.sleep(1)
@@ -123,6 +111,16 @@ def apache_spark_built(apache_spark_url: str, tmp_path_factory: pytest.TempPathF
     """The tiny pipeline from the landing files on, on Apache Spark + delta-spark."""
     settings = Settings(home=tmp_path_factory.mktemp("engine-apache-spark") / "home")
     return _build(apache_spark_url, settings, "shoprec-engines-apache-spark")
+
+
+@pytest.fixture(scope="module")
+def object_store_built(
+    sail_url: str, s3_server: S3Server, tmp_path_factory: pytest.TempPathFactory
+) -> BuiltLake:
+    """The tiny pipeline from the landing files on, on embedded Sail, with the lake in a bucket of a local S3 server."""
+    lake = s3_server.bucket("engines") / "lake"
+    settings = Settings(home=tmp_path_factory.mktemp("engine-object-store") / "home", lake_dir=str(lake))
+    return _build(sail_url, settings, "shoprec-engines-object-store")
 
 
 @pytest.fixture(scope="module")  # stopped once its module is done, not held to the end

@@ -17,7 +17,7 @@ from pyspark.sql import SparkSession
 
 from dags.shoprec_daily import INPUT_TABLES
 from jobs import examples, recommend
-from shoprec import catalog
+from shoprec import catalog, storage
 from shoprec.config import Settings
 from shoprec_quality import validation
 from tests.conftest import FEATURES_AS_OF, build_features
@@ -69,7 +69,7 @@ def _blocking(spark: SparkSession, settings: Settings, name: str) -> list[str]:
 def table_rows(settings: Settings, table: catalog.Table) -> pd.DataFrame | None:
     """A table's rows through delta-rs, without the run columns, in a canonical order (None: no Delta log)."""
     location = table.location(settings.lake)
-    if not (location / "_delta_log").is_dir():
+    if storage.kind(location / "_delta_log") != "directory":
         return None
     rows = DeltaTable(str(location)).to_pandas()
     rows = rows[[c for c in table.column_names if c not in RUN_COLUMNS]]

@@ -11,12 +11,13 @@ import random
 import signal
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 import psutil
 from deltalake import DeltaTable
 
-from shoprec import catalog, lake_check, write_guard
+from shoprec import catalog, lake_check, storage, write_guard
 from shoprec.config import Settings
 from tests.faults import runs
 from tests.lake_state import lake_rows, same_rows
@@ -79,7 +80,7 @@ def commits(settings: Settings) -> int:
     total = 0
     for table in catalog.TABLES.values():
         location = table.location(settings.lake)
-        if (location / "_delta_log").is_dir():
+        if storage.kind(location / "_delta_log") == "directory":
             total += DeltaTable(str(location)).version() + 1
     return total
 
@@ -109,9 +110,18 @@ def leftovers(settings: Settings, scratch: bool = True) -> list[str]:
 
     With `scratch` False, scratch space is allowed: a killed run's is removed by the next run.
     """
-    found = [f"guard of {t} held" for t in catalog.TABLES if write_guard.holder(settings.lake, t) is not None]
+    found = [
+        f"guard of {t} held" for t in catalog.TABLES if write_guard.holder(settings.locks, t) is not None
+    ]
     if scratch:
-        found += [f"scratch {p.name}" for p in (settings.lake / "_scratch").glob("*")]
+        space = settings.lake / "_scratch"  # a local one's empty folders count too; a bucket has only objects
+        found += [
+            f"scratch {name}"
+            for name in (
+                [p.name for p in space.glob("*")] if isinstance(space, Path) else storage.files(space)
+            )
+        ]
+        found += [f"scratch lock {p.name}" for p in (settings.locks / "scratch").glob("*")]
     found += [f"{c.name}: {p}" for c in lake_check.check(settings) for p in c.problems]
     home = str(settings.home)
     for process in psutil.process_iter(["environ"]):

@@ -16,7 +16,12 @@ SHOPREC = str(Path(sys.executable).with_name("shoprec"))
 def environment(settings: Settings, extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment of a `shoprec` process over `settings`' lake (this checkout's code first)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHOPREC_")}
-    env.update(SHOPREC_HOME=str(settings.home), PYTHONPATH=os.pathsep.join(sys.path), **(extra or {}))
+    env.update(
+        SHOPREC_HOME=str(settings.home),
+        SHOPREC_LAKE_DIR=str(settings.lake),
+        PYTHONPATH=os.pathsep.join(sys.path),
+        **(extra or {}),
+    )
     return env
 
 

@@ -65,5 +65,6 @@ def test_concurrent_feature_runs_both_succeed_serialised(
         expected = reference[table.name]
         expected = expected[expected[column].isin(days)].reset_index(drop=True)
         assert same_rows(built[table.name], expected), table.name
-    assert all(write_guard.holder(settings.lake, t.name) is None for t in FEATURES)
+    assert all(write_guard.holder(settings.locks, t.name) is None for t in FEATURES)
     assert not any((settings.lake / "_scratch").glob("*"))
+    assert not any((settings.locks / "scratch").glob("*"))

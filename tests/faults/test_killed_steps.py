@@ -4,23 +4,27 @@ For each step: a complete run on one copy of the lake gives the tables "after"; 
 the same time, the step is killed at 5 seeded points in a row (each starting from whatever the kill
 before left), and after every kill each table equals its state before the run or after the complete run, row for row,
 every table passes `lake check`, and no guard, scratch space or process is left; a final rerun then
-gives exactly the complete run's tables.
+gives exactly the complete run's tables. `features` is killed the same way on a lake in an S3 bucket.
 """
 
 from __future__ import annotations
 
 import shlex
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyarrow.fs as pafs
 import pytest
 
 from models.registry import Registry
 from shoprec.config import Settings
+from shoprec.storage import ObjectPath
 from tests.conftest import copy_lake
 from tests.faults import killing, runs
 from tests.lake_state import same_rows
+from tests.s3_server import S3Server
 
 
 @dataclass(frozen=True)
@@ -57,13 +61,45 @@ def test_a_step_killed_anywhere_leaves_each_table_before_or_after(
     for command in step.prepare:
         assert runs.run(killed, command).returncode == 0
     complete = copy_lake(killed, tmp_path / "complete")
+    killed_anywhere(killed, complete, step)
+
+
+@pytest.mark.slow
+@pytest.mark.objectstore
+def test_features_killed_anywhere_on_object_storage_leave_each_table_before_or_after(
+    fault_lake: Settings, s3_server: S3Server, tmp_path: Path
+) -> None:
+    """The same on a lake in an S3 bucket, killed during each of its 4 commits (uploading data files or the log entry)."""
+    bucket = s3_server.bucket("faults")
+    killed = on_object_storage(fault_lake, tmp_path / "killed", bucket / "killed")
+    complete = on_object_storage(fault_lake, tmp_path / "complete", bucket / "complete")
+    points = [killing.KillPoint(f"*:during:{n}:{ms}") for n, ms in ((1, 40), (2, 400), (3, 150), (4, 800))]
+    killed_anywhere(killed, complete, next(s for s in STEPS if s.name == "features"), points)
+
+
+def on_object_storage(source: Settings, home: Path, lake: ObjectPath) -> Settings:
+    """Settings over a copy of `source`: its home under `home`, its lake copied to `lake` in a bucket."""
+    shutil.copytree(
+        source.home, home, ignore=lambda folder, _: ["lake"] if Path(folder) == source.home else []
+    )
+    pafs.copy_files(str(source.lake), str(lake))
+    return Settings(home=home, lake_dir=str(lake))
+
+
+def killed_anywhere(
+    killed: Settings, complete: Settings, step: Step, points: list[killing.KillPoint] | None = None
+) -> None:
+    """Kill `step` on `killed` at `points` while it runs whole on `complete`; check every state and a rerun.
+
+    `points` defaults to 5 seeded ones.
+    """
     before, first = killing.rows(killed), killing.commits(complete)
     reference = runs.start(complete, step.args)  # the complete run, beside the killed ones
     seed = sum(map(ord, step.name))
-    if step.by_lines:  # kill points need its output: wait for it
+    if points is None and step.by_lines:  # kill points need its output: wait for it
         lines = len(reference.communicate(timeout=600)[1].splitlines())
         points = killing.line_points(lines, seed)
-    else:
+    elif points is None:
         points = killing.commit_points(step.commits, seed)
     started = time.monotonic()
     states = []

@@ -36,6 +36,8 @@ CHECKED = {
     "spark/serve.sh": "tests/engines: the Spark Connect server the Spark tests start",
     "spark/requirements.txt": "tests/engines: the pinned pyspark and delta-spark of that environment",
     "spark/pom.xml": "tests/engines: the Delta jars of that environment",
+    "objectstore/install.sh": "tests/s3_server.py: make s3-server builds the S3 server the object-store tests start",
+    "objectstore/serve.sh": "tests/s3_server.py: the S3 server the object-store tests start",
 }
 
 

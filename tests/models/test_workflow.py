@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -9,6 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pyarrow.fs as pafs
 import pytest
 
 from models import workflow
@@ -21,6 +23,7 @@ from shoprec import catalog
 from shoprec.config import Settings
 from tests.models.conftest import DAYS, ROWS_PER_DAY, VALID_DAY
 from tests.models.synthetic import write_examples
+from tests.s3_server import S3Server
 
 SHOPREC = str(Path(sys.executable).with_name("shoprec"))
 # Batch 128 with 8-dim embeddings for 1 epoch learned the planted structure for some seeds only (the
@@ -153,3 +156,21 @@ def test_scores_are_probabilities(trained: tuple[Settings, workflow.TrainOutcome
     scores = ranker.predict(table)
     assert scores.shape == (table.num_rows,)
     assert np.all((scores > 0) & (scores < 1))
+
+
+def test_examples_in_an_s3_bucket_train_the_same_model(
+    trained: tuple[Settings, workflow.TrainOutcome], s3_server: S3Server, tmp_path: Path
+) -> None:
+    """The ranks read training.examples from object storage (delta-rs + pyarrow over S3), as from a folder."""
+    settings, local = trained
+    remote = Settings(home=tmp_path / "home", lake_dir=str(s3_server.bucket("training") / "lake"))
+    table = catalog.TRAINING_EXAMPLES
+    pafs.copy_files(str(table.location(settings.lake)), str(table.location(remote.lake)))  # the same files
+    outcome = workflow.run(remote, OPTIONS, progress=lambda _: None)
+    assert outcome.record is not None and outcome.metrics is not None and local.metrics is not None
+    assert (outcome.record.version, outcome.record.champion) == (1, True)
+    config = json.loads((outcome.run_dir / "train_config.json").read_text())
+    assert config["examples"] == str(table.location(remote.lake))
+    for key in ("steps", "first_loss", "last_loss"):
+        assert outcome.result[key] == pytest.approx(local.result[key], rel=1e-6), key
+    assert outcome.metrics.auc == pytest.approx(local.metrics.auc, abs=1e-6)

@@ -70,7 +70,7 @@ def test_a_timestamp_picks_the_version_current_then(versions: Settings) -> None:
 
 
 def test_restore_waits_for_the_table_s_writer_and_names_it(versions: Settings) -> None:
-    child = hold_in_child(versions.lake, TABLE.name)
+    child = hold_in_child(versions.locks, TABLE.name)
     try:
         done = runs.run(
             versions,
@@ -108,7 +108,7 @@ def test_the_cli_prints_history_and_restores_by_timestamp(versions: Settings) ->
     assert restored.returncode == 0, restored.stderr
     assert restored.stdout.strip() == "reco.latest: version 1 restored as version 3 (3 rows added, 4 removed)"
     assert users(versions) == [1, 2, 3]
-    assert write_guard.holder(versions.lake, TABLE.name) is None
-    assert not os.listdir(versions.lake / "_locks") or all(
-        not (versions.lake / "_locks" / f).read_text() for f in os.listdir(versions.lake / "_locks")
+    assert write_guard.holder(versions.locks, TABLE.name) is None
+    assert not os.listdir(versions.locks) or all(
+        not (versions.locks / f).read_text() for f in os.listdir(versions.locks)
     )

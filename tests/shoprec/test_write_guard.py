@@ -25,11 +25,11 @@ with write_guard.held(Path(sys.argv[1]), sys.argv[2], 0):
 """
 
 
-def hold_in_child(lake: Path, table: str = "features.user_daily") -> subprocess.Popen[str]:
+def hold_in_child(locks: Path, table: str = "features.user_daily") -> subprocess.Popen[str]:
     """A process holding `table`'s guard (until killed), its command line ending in `--date 2026-01-08`."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     child = subprocess.Popen(
-        [sys.executable, "-c", HOLD, str(lake), table, "--date", "2026-01-08"],
+        [sys.executable, "-c", HOLD, str(locks), table, "--date", "2026-01-08"],
         stdout=subprocess.PIPE,
         text=True,
         env=env,
