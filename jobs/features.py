@@ -22,8 +22,10 @@ absent type are 0 (nothing happened), and a denominator of 0 for one user gives 
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import reduce
 
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
@@ -135,17 +137,25 @@ def _if(condition: Column, value: Column) -> Column:
 def user_category(user_category_days: DataFrame, start: date, end: date) -> DataFrame:
     """features.user_category: decayed, type-weighted affinity per user and category, ranked per user.
 
+    The affinity sums its days in a fixed order (age 0, 1, …), so equal histories give bit-equal
+    affinities whatever order the engine meets the rows in, and ties rank by category_id every time
+    (a sum in the engine's order differs in the last bit from run to run, and flips such ties).
+
     Args:
         user_category_days: features.user_category_day_counts rows.
         start: First as_of date.
         end: Last as_of date.
     """
-    decay = F.pow(F.lit(0.5), F.col("age") / F.lit(AFFINITY_HALF_LIFE_DAYS))
+    decayed = [
+        F.coalesce(F.sum(F.when(F.col("age") == age, F.col("affinity_weight"))), F.lit(0.0))
+        * F.pow(F.lit(0.5), F.lit(age / AFFINITY_HALF_LIFE_DAYS))
+        for age in range(HORIZON)
+    ]
     scores = (
         spread(user_category_days, start, end)
         .groupBy("user_id", "category_id", "as_of_date")
         .agg(
-            F.sum(F.col("affinity_weight") * decay).alias("affinity"),
+            reduce(operator.add, decayed).alias("affinity"),
             F.sum("events").alias("events_30d"),
             F.sum("purchases").alias("purchases_30d"),
         )
