@@ -305,39 +305,39 @@ def item_cooccurrence(daily: DailyAggregates, as_of: date, top_n: int = TOP_PART
     hold each pair once (item_id < other_item_id); both directions are ranked.
     """
     window = F.col("event_date").between(F.lit(as_of - timedelta(days=HORIZON - 1)), F.lit(as_of))
-    once = (
-        daily.item_pairs.where(window)
-        .groupBy("item_id", "other_item_id")
-        .agg(
-            F.sum("co_view_sessions").alias("co_view_sessions"),
-            F.sum("co_buy_sessions").alias("co_buy_sessions"),
-        )
-    )
-    totals = once.unionByName(
-        once.select(
-            F.col("other_item_id").alias("item_id"),
-            F.col("item_id").alias("other_item_id"),
-            "co_view_sessions",
-            "co_buy_sessions",
-        )
-    )
     item_sessions = (
         daily.items.where(window & (F.col("sessions") > 0))
         .groupBy("item_id")
         .agg(F.sum("sessions").alias("_mine"))
     )
     theirs = item_sessions.select(F.col("item_id").alias("other_item_id"), F.col("_mine").alias("_theirs"))
-    ranked = Window.partitionBy("item_id").orderBy(
-        F.desc("score"), F.desc("co_buy_sessions"), "other_item_id"
-    )
-    return (
-        totals.join(item_sessions, "item_id")
+    scored = (
+        daily.item_pairs.where(window)
+        .groupBy("item_id", "other_item_id")
+        .agg(
+            F.sum("co_view_sessions").alias("co_view_sessions"),
+            F.sum("co_buy_sessions").alias("co_buy_sessions"),
+        )
+        .join(item_sessions, "item_id")
         .join(theirs, "other_item_id")
         .withColumn(
             "score",
             F.least(F.lit(1.0), F.col("co_view_sessions") / F.sqrt(F.col("_mine") * F.col("_theirs"))),
         )
-        .withColumn("pair_rank", F.row_number().over(ranked))
+    )
+    forward = F.explode(F.array(F.lit(True), F.lit(False)))  # each pair once per direction, one pass
+    both_ways = scored.withColumn("_forward", forward).select(
+        F.when(F.col("_forward"), F.col("item_id")).otherwise(F.col("other_item_id")).alias("item_id"),
+        F.when(F.col("_forward"), F.col("other_item_id")).otherwise(F.col("item_id")).alias("other_item_id"),
+        "co_view_sessions",
+        "co_buy_sessions",
+        "score",
+    )
+    ranked = Window.partitionBy("item_id").orderBy(
+        F.desc("score"), F.desc("co_buy_sessions"), "other_item_id"
+    )
+    return (
+        both_ways.withColumn("pair_rank", F.row_number().over(ranked))
         .where(F.col("pair_rank") <= top_n)
         .withColumn("as_of_date", F.lit(as_of))
     )
