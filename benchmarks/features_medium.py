@@ -175,6 +175,7 @@ def _duckdb_incremental(home: Path, as_of: date) -> dict[str, object]:
     )
     con = duckdb.connect()
     con.execute(f"SET threads = {os.cpu_count()}")
+    con.execute("SET enable_progress_bar = false")  # it writes to stdout, where the JSON line goes
     began = time.perf_counter()
     day_files = [
         uri
@@ -227,6 +228,7 @@ def _duckdb(home: Path, as_of: date, source: str) -> dict[str, float]:
     )
     con = duckdb.connect()
     con.execute(f"SET threads = {os.cpu_count()}")
+    con.execute("SET enable_progress_bar = false")  # it writes to stdout, where the JSON line goes
     began = time.perf_counter()
     if source == "landing_jsonl":
         files = [str(p) for p in sorted((settings.landing / "events").glob("date=*/*.jsonl"))]
