@@ -1,12 +1,14 @@
-"""Features job: clean.events -> the four feature tables for each as_of_date in a range.
+"""Features job: the per-day aggregates of clean.events -> the four feature tables for each as_of_date.
 
 Point in time: a row for as_of_date D is computed only from events dated on or before D (and
 item attributes valid on D). Windows are 1, 7 and 30 days ending on D: an event of day E counts
 in the w-day window of D when 0 <= D - E < w.
 
-Backfills read the events once: events are first summed per key and day, then each daily row is
-*spread* to every as_of_date whose 30-day window contains it, so a range of N days costs one scan
-of N + 29 days of events instead of N scans of 30 days.
+Incremental: a run for as_of days start..end first stores the per-day aggregates of its days (and of
+look-back days that lack them; `jobs.feature_aggregates`), so the daily run reads one day of events.
+The features are then sums over the stored aggregates of start - 29 .. end: each daily row is
+*spread* to every as_of_date whose 30-day window contains it, so a range of N days reads N + 29 days
+of aggregates once.
 
 Notation: `age` = as_of_date - event_date in days.
 
@@ -20,25 +22,28 @@ absent type are 0 (nothing happened), and a denominator of 0 for one user gives 
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import reduce
 
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
+from jobs import feature_aggregates
 from jobs.clean import join_item_attributes
+from jobs.feature_aggregates import HORIZON, DailyAggregates
 from shoprec import catalog, engine, inputs
-from shoprec.catalog import WINDOWS
+from shoprec.catalog import WINDOWS, Table
 from shoprec.config import Settings
 from shoprec.dates import days_between
-from shoprec.vocabulary import AFFINITY_WEIGHTS, EVENT_KINDS
+from shoprec.engine import Scratch
+from shoprec.vocabulary import EVENT_KINDS
 
-HORIZON = max(WINDOWS)
 FEATURE_TABLES = (catalog.USER_DAILY, catalog.ITEM_DAILY, catalog.USER_CATEGORY, catalog.ITEM_COOCCURRENCE)
 AFFINITY_HALF_LIFE_DAYS = 7.0
 RATE_PRIOR_VIEWS = 20.0  # pseudo-views of the catalogue-wide rate mixed into each item's rates
 TOP_PARTNERS = 50
-MAX_ITEMS_PER_SESSION = 20  # bounds the pairs a single long session contributes (n^2)
 
 
 @dataclass(frozen=True)
@@ -83,10 +88,6 @@ def spread(
     )
 
 
-def _kind_counts() -> list[Column]:
-    return [F.count(F.when(F.col("event_type") == kind, 1)).alias(name) for kind, name in EVENT_KINDS.items()]
-
-
 def _windowed_sums() -> list[Column]:
     return [
         F.coalesce(F.sum(F.when(F.col("age") < w, F.col(name))), F.lit(0)).alias(f"{name}_{w}d")
@@ -100,18 +101,26 @@ def _ratio(numerator: Column, denominator: Column) -> Column:
     return F.when(denominator > 0, F.least(F.lit(1.0), numerator / denominator)).otherwise(0.0)
 
 
-def window_contents(events: DataFrame, start: date, end: date) -> DataFrame:
+def window_contents(item_days: DataFrame, start: date, end: date) -> DataFrame:
     """Per as_of_date in [start, end], which event types and whether prices the shop's 30-day window holds.
+
+    Args:
+        item_days: features.item_day_counts rows (the shop's day is the sum over its items).
+        start: First as_of date.
+        end: Last as_of date.
 
     Returns:
         (as_of_date, has_views, has_clicks, has_carts, has_favs, has_purchases, has_prices) booleans.
     """
-    daily = events.groupBy("event_date").agg(*_kind_counts(), F.count("price").alias("prices"))
-    kinds = [*EVENT_KINDS.values(), "prices"]
+    kinds = [*EVENT_KINDS.values(), "priced_events"]
+    daily = item_days.groupBy("event_date").agg(*[F.sum(name).alias(name) for name in kinds])
     return (
         spread(daily, start, end)
         .groupBy("as_of_date")
-        .agg(*[(F.sum(name) > 0).alias(f"has_{name}") for name in kinds])
+        .agg(
+            *[(F.sum(name) > 0).alias(f"has_{name}") for name in EVENT_KINDS.values()],
+            (F.sum("priced_events") > 0).alias("has_prices"),
+        )
     )
 
 
@@ -125,24 +134,28 @@ def _if(condition: Column, value: Column) -> Column:
     return F.when(condition, value)
 
 
-def user_category(events: DataFrame, start: date, end: date) -> DataFrame:
-    """features.user_category: decayed, type-weighted affinity per user and category, ranked per user."""
-    weight = F.coalesce(*[F.when(F.col("event_type") == k, F.lit(w)) for k, w in AFFINITY_WEIGHTS.items()])
-    daily = (
-        events.where(F.col("category_id").isNotNull())
-        .groupBy("user_id", "category_id", "event_date")
-        .agg(
-            F.sum(weight).alias("weight"),
-            F.count(F.lit(1)).alias("events"),
-            F.count(F.when(F.col("event_type") == "purchase", 1)).alias("purchases"),
-        )
-    )
-    decay = F.pow(F.lit(0.5), F.col("age") / F.lit(AFFINITY_HALF_LIFE_DAYS))
+def user_category(user_category_days: DataFrame, start: date, end: date) -> DataFrame:
+    """features.user_category: decayed, type-weighted affinity per user and category, ranked per user.
+
+    The affinity sums its days in a fixed order (age 0, 1, …), so equal histories give bit-equal
+    affinities whatever order the engine meets the rows in, and ties rank by category_id every time
+    (a sum in the engine's order differs in the last bit from run to run, and flips such ties).
+
+    Args:
+        user_category_days: features.user_category_day_counts rows.
+        start: First as_of date.
+        end: Last as_of date.
+    """
+    decayed = [
+        F.coalesce(F.sum(F.when(F.col("age") == age, F.col("affinity_weight"))), F.lit(0.0))
+        * F.pow(F.lit(0.5), F.lit(age / AFFINITY_HALF_LIFE_DAYS))
+        for age in range(HORIZON)
+    ]
     scores = (
-        spread(daily, start, end)
+        spread(user_category_days, start, end)
         .groupBy("user_id", "category_id", "as_of_date")
         .agg(
-            F.sum(F.col("weight") * decay).alias("affinity"),
+            reduce(operator.add, decayed).alias("affinity"),
             F.sum("events").alias("events_30d"),
             F.sum("purchases").alias("purchases_30d"),
         )
@@ -155,17 +168,11 @@ def user_category(events: DataFrame, start: date, end: date) -> DataFrame:
 
 
 def user_daily(
-    events: DataFrame, categories: DataFrame, contents: DataFrame, start: date, end: date
+    daily: DailyAggregates, categories: DataFrame, contents: DataFrame, start: date, end: date
 ) -> DataFrame:
-    """features.user_daily from clean.events, the range's features.user_category and `window_contents`."""
-    bought = F.col("event_type") == "purchase"
-    daily = events.groupBy("user_id", "event_date").agg(
-        *_kind_counts(),
-        F.coalesce(F.sum(F.when(bought, F.col("price"))), F.lit(0.0)).alias("spend"),
-        F.count(F.when(bought, F.col("price"))).alias("priced_purchases"),
-    )
+    """features.user_daily from the per-day aggregates, the range's features.user_category and `window_contents`."""
     counts = (
-        spread(daily, start, end)
+        spread(daily.users, start, end)
         .groupBy("user_id", "as_of_date")
         .agg(
             *_windowed_sums(),
@@ -176,14 +183,15 @@ def user_daily(
             F.sum("priced_purchases").alias("_priced_purchases"),
         )
     )
-    touched = events.select("user_id", "event_date", "item_id", "category_id").distinct()
-    breadth = (
-        spread(touched, start, end)
+    items = (
+        spread(daily.user_items, start, end)
         .groupBy("user_id", "as_of_date")
-        .agg(
-            F.countDistinct("item_id").alias("distinct_items_30d"),
-            F.countDistinct("category_id").alias("distinct_categories_30d"),
-        )
+        .agg(F.countDistinct("item_id").alias("distinct_items_30d"))
+    )
+    user_categories = (
+        spread(daily.user_categories, start, end)
+        .groupBy("user_id", "as_of_date")
+        .agg(F.countDistinct("category_id").alias("distinct_categories_30d"))
     )
     top = (
         categories.where(F.col("category_rank") <= 3)
@@ -198,11 +206,13 @@ def user_daily(
     exposed = F.col("has_views") | F.col("has_clicks")
     cart_base = F.when(F.col("has_clicks"), F.col("clicks_30d")).otherwise(F.col("views_30d"))
     return (
-        counts.join(breadth, ["user_id", "as_of_date"], "left")
+        counts.join(items, ["user_id", "as_of_date"], "left")
+        .join(user_categories, ["user_id", "as_of_date"], "left")
         .join(top, ["user_id", "as_of_date"], "left")
         .join(contents, "as_of_date")
         .withColumns(
             {
+                "distinct_categories_30d": F.coalesce(F.col("distinct_categories_30d"), F.lit(0)),
                 "click_rate_30d": _if(
                     F.col("has_views") & F.col("has_clicks"), _ratio(F.col("clicks_30d"), F.col("views_30d"))
                 ),
@@ -219,28 +229,26 @@ def user_daily(
     )
 
 
-def item_daily(events: DataFrame, items: DataFrame, contents: DataFrame, start: date, end: date) -> DataFrame:
-    """features.item_daily from clean.events, the item attribute history (as of each as_of_date) and `window_contents`.
+def item_daily(
+    daily: DailyAggregates, items: DataFrame, contents: DataFrame, start: date, end: date
+) -> DataFrame:
+    """features.item_daily from the per-day aggregates, the item attribute history (as of each as_of_date) and `window_contents`.
 
     Rates are smoothed towards the catalogue-wide rate of the day with RATE_PRIOR_VIEWS pseudo-exposures;
     the trend compares all interactions of 7 and 30 days, so it also means something in logs without views.
     """
-    daily = events.groupBy("item_id", "event_date").agg(
-        *_kind_counts(),
-        F.sum("price").alias("price_sum"),
-        F.count("price").alias("price_n"),
-    )
     counts = (
-        spread(daily, start, end)
+        spread(daily.items, start, end)
         .groupBy("item_id", "as_of_date")
         .agg(
             *_windowed_sums(),
-            F.when(F.sum("price_n") > 0, F.sum("price_sum") / F.sum("price_n")).alias("event_price_30d"),
+            F.when(F.sum("priced_events") > 0, F.sum("price_sum") / F.sum("priced_events")).alias(
+                "event_price_30d"
+            ),
         )
     )
-    visitors = events.select("item_id", "event_date", "user_id").distinct()
     reach = (
-        spread(visitors, start, end)
+        spread(daily.user_items, start, end)
         .groupBy("item_id", "as_of_date")
         .agg(
             F.countDistinct(F.when(F.col("age") < 7, F.col("user_id"))).alias("users_7d"),
@@ -289,82 +297,80 @@ def item_daily(events: DataFrame, items: DataFrame, contents: DataFrame, start: 
     )
 
 
-def session_pairs(events: DataFrame) -> tuple[DataFrame, DataFrame]:
-    """Daily co-occurrence counts: (pairs, sessions).
-
-    pairs: item_id, other_item_id, event_date, co_view (sessions with both), co_buy (sessions buying both);
-    sessions: item_id, event_date, sessions (sessions with the item). A session contributes its
-    MAX_ITEMS_PER_SESSION most recent items, which bounds the n^2 pairs of very long sessions.
-    """
-    by_session = Window.partitionBy("event_date", "session_id").orderBy(F.desc("last_ts"), "item_id")
-    session_items = (
-        events.groupBy("event_date", "session_id", "item_id")
-        .agg(
-            F.max("event_ts").alias("last_ts"),
-            F.max(F.when(F.col("event_type") == "purchase", 1).otherwise(0)).alias("bought"),
-        )
-        .withColumn("_position", F.row_number().over(by_session))
-        .where(F.col("_position") <= MAX_ITEMS_PER_SESSION)
-        .drop("_position", "last_ts")
-    )
-    a, b = session_items.alias("a"), session_items.alias("b")
-    same_session = (F.col("a.event_date") == F.col("b.event_date")) & (
-        F.col("a.session_id") == F.col("b.session_id")
-    )
-    pairs = (
-        a.join(b, same_session)
-        .where(F.col("a.item_id") != F.col("b.item_id"))
-        .groupBy(
-            F.col("a.item_id").alias("item_id"),
-            F.col("b.item_id").alias("other_item_id"),
-            F.col("a.event_date").alias("event_date"),
-        )
-        .agg(
-            F.count(F.lit(1)).alias("co_view"),
-            F.count(F.when((F.col("a.bought") == 1) & (F.col("b.bought") == 1), 1)).alias("co_buy"),
-        )
-    )
-    sessions = session_items.groupBy("item_id", "event_date").agg(F.count(F.lit(1)).alias("sessions"))
-    return pairs, sessions
-
-
-def item_cooccurrence(
-    pairs: DataFrame, sessions: DataFrame, as_of: date, top_n: int = TOP_PARTNERS
-) -> DataFrame:
-    """features.item_cooccurrence for one as_of_date from the daily counts of `session_pairs`.
+def item_cooccurrence(daily: DailyAggregates, as_of: date, top_n: int = TOP_PARTNERS) -> DataFrame:
+    """features.item_cooccurrence for one as_of_date from the per-day pair and session counts.
 
     One day at a time on purpose: the pairs of a 30-day window are many, and spreading them to
-    several as_of dates at once multiplies them (memory) before the top-N trim.
+    several as_of dates at once multiplies them (memory) before the top-N trim. The stored pairs
+    hold each pair once (item_id < other_item_id); both directions are ranked.
     """
     window = F.col("event_date").between(F.lit(as_of - timedelta(days=HORIZON - 1)), F.lit(as_of))
-    totals = (
-        pairs.where(window)
-        .groupBy("item_id", "other_item_id")
-        .agg(F.sum("co_view").alias("co_view_sessions"), F.sum("co_buy").alias("co_buy_sessions"))
+    item_sessions = (
+        daily.items.where(window & (F.col("sessions") > 0))
+        .groupBy("item_id")
+        .agg(F.sum("sessions").alias("_mine"))
     )
-    item_sessions = sessions.where(window).groupBy("item_id").agg(F.sum("sessions").alias("_mine"))
     theirs = item_sessions.select(F.col("item_id").alias("other_item_id"), F.col("_mine").alias("_theirs"))
-    ranked = Window.partitionBy("item_id").orderBy(
-        F.desc("score"), F.desc("co_buy_sessions"), "other_item_id"
-    )
-    return (
-        totals.join(item_sessions, "item_id")
+    scored = (
+        daily.item_pairs.where(window)
+        .groupBy("item_id", "other_item_id")
+        .agg(
+            F.sum("co_view_sessions").alias("co_view_sessions"),
+            F.sum("co_buy_sessions").alias("co_buy_sessions"),
+        )
+        .join(item_sessions, "item_id")
         .join(theirs, "other_item_id")
         .withColumn(
             "score",
             F.least(F.lit(1.0), F.col("co_view_sessions") / F.sqrt(F.col("_mine") * F.col("_theirs"))),
         )
-        .withColumn("pair_rank", F.row_number().over(ranked))
+    )
+    forward = F.explode(F.array(F.lit(True), F.lit(False)))  # each pair once per direction, one pass
+    both_ways = scored.withColumn("_forward", forward).select(
+        F.when(F.col("_forward"), F.col("item_id")).otherwise(F.col("other_item_id")).alias("item_id"),
+        F.when(F.col("_forward"), F.col("other_item_id")).otherwise(F.col("item_id")).alias("other_item_id"),
+        "co_view_sessions",
+        "co_buy_sessions",
+        "score",
+    )
+    ranked = Window.partitionBy("item_id").orderBy(
+        F.desc("score"), F.desc("co_buy_sessions"), "other_item_id"
+    )
+    return (
+        both_ways.withColumn("pair_rank", F.row_number().over(ranked))
         .where(F.col("pair_rank") <= top_n)
         .withColumn("as_of_date", F.lit(as_of))
     )
 
 
-def run(spark: SparkSession, settings: Settings, start: date, end: date | None = None) -> FeatureStats:
-    """Build all feature tables for as_of dates start..end.
+def range_features(
+    daily: DailyAggregates, items: DataFrame, start: date, end: date, scratch: Scratch
+) -> dict[Table, DataFrame]:
+    """user_category, user_daily and item_daily for as_of dates start..end from the aggregates of start - 29 .. end.
 
-    user_daily, item_daily and user_category replace the whole range in one commit each;
-    item_cooccurrence replaces one as_of partition per commit (see `item_cooccurrence`).
+    Args:
+        daily: The per-day aggregates (stored, or computed from events).
+        items: clean.items (the attribute history).
+        start: First as_of date.
+        end: Last as_of date.
+        scratch: Where the frames several tables use are materialised.
+    """
+    categories = scratch.materialize(user_category(daily.user_categories, start, end), "user_category")
+    contents = scratch.materialize(window_contents(daily.items, start, end), "window_contents")
+    return {
+        catalog.USER_CATEGORY: categories,
+        catalog.USER_DAILY: user_daily(daily, categories, contents, start, end),
+        catalog.ITEM_DAILY: item_daily(daily, items, contents, start, end),
+    }
+
+
+def run(spark: SparkSession, settings: Settings, start: date, end: date | None = None) -> FeatureStats:
+    """Build all feature tables for as_of dates start..end from the per-day aggregates.
+
+    First stores the aggregates of start..end and of look-back days that lack them
+    (`feature_aggregates.refresh`), then reads those of start - 29 .. end. user_daily, item_daily
+    and user_category replace the whole range in one commit each; item_cooccurrence replaces one
+    as_of partition per commit (see `item_cooccurrence`).
 
     Raises:
         MissingInputError: clean.events lacks an as_of day of the range (one the source did not
@@ -372,30 +378,15 @@ def run(spark: SparkSession, settings: Settings, start: date, end: date | None =
     """
     end = end or start
     inputs.require_days(spark, settings, catalog.CLEAN_EVENTS, list(days_between(start, end)))
-    events = engine.read(spark, catalog.CLEAN_EVENTS, settings).where(
-        F.col("event_date").between(F.lit(start - timedelta(days=HORIZON - 1)), F.lit(end))
-    )
+    feature_aggregates.refresh(spark, settings, start, end)
+    daily = feature_aggregates.stored(spark, settings, start - timedelta(days=HORIZON - 1), end)
     items = engine.read(spark, catalog.CLEAN_ITEMS, settings)
     with engine.scratch(spark, settings) as scratch:
-        events = scratch.materialize(events, "events")  # read the window of events once for all tables
-        categories = scratch.materialize(user_category(events, start, end), "user_category")
-        contents = scratch.materialize(window_contents(events, start, end), "window_contents")
-        for table, frame in (
-            (catalog.USER_CATEGORY, categories),
-            (catalog.USER_DAILY, user_daily(events, categories, contents, start, end)),
-            (catalog.ITEM_DAILY, item_daily(events, items, contents, start, end)),
-        ):
+        for table, frame in range_features(daily, items, start, end, scratch).items():
             engine.replace_range(frame, table, settings, start, end)
-        pairs, sessions = (
-            scratch.materialize(f, n)
-            for f, n in zip(session_pairs(events), ("pairs", "sessions"), strict=True)
-        )
         for as_of in days_between(start, end):
             engine.replace_partition(
-                item_cooccurrence(pairs, sessions, as_of),
-                catalog.ITEM_COOCCURRENCE,
-                settings,
-                {"as_of_date": as_of},
+                item_cooccurrence(daily, as_of), catalog.ITEM_COOCCURRENCE, settings, {"as_of_date": as_of}
             )
     rows = {
         table.name: engine.read(spark, table, settings)

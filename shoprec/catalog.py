@@ -438,6 +438,100 @@ ITEM_COOCCURRENCE = Table(
     partition_by=("as_of_date",),
 )
 
+_EVENT_DATE = _c("event_date", "DATE", "UTC day of the events summed in the row.", nullable=False)
+_DAY_AGGREGATE = (
+    "Written by `shoprec features` for each day it runs and for days of its 30-day look-back that lack "
+    "them; the stored input of the feature windows (features of D sum the rows of D-29..D)."
+)
+
+
+def _day_counts(subject: str) -> tuple[Column, ...]:
+    """`<type>` counts per event type of one day, e.g. views."""
+    return tuple(
+        _c(kind, "BIGINT", f"{kind.capitalize()} by the {subject} on event_date.", nullable=False)
+        for kind in _EVENT_TYPE_COLUMNS
+    )
+
+
+USER_DAY_COUNTS = Table(
+    "features.user_day_counts",
+    f"Per user and event day: the day's events by type and spend (users with an event that day). {_DAY_AGGREGATE} "
+    "Written after the other per-day tables: a day present here has all of them.",
+    (
+        _c("user_id", "BIGINT", "User id.", nullable=False),
+        *_day_counts("user"),
+        _c("spend", "DOUBLE", "Sum of the known prices of the user's purchases that day; 0 when none."),
+        _c("priced_purchases", "BIGINT", "The user's purchases that day with a known price."),
+        _EVENT_DATE,
+    ),
+    partition_by=("event_date",),
+)
+
+ITEM_DAY_COUNTS = Table(
+    "features.item_day_counts",
+    f"Per item and event day: the day's events by type, event prices and sessions (items with an event that "
+    f"day). {_DAY_AGGREGATE}",
+    (
+        _c("item_id", "BIGINT", "Item id.", nullable=False),
+        *_day_counts("item's users"),
+        _c("price_sum", "DOUBLE", "Sum of the known event prices of the item that day; null when none."),
+        _c("priced_events", "BIGINT", "Events of the item that day with a known price."),
+        _c(
+            "sessions",
+            "BIGINT",
+            "Sessions that day holding the item among their 20 most recent items (co-occurrence's denominator).",
+        ),
+        _EVENT_DATE,
+    ),
+    partition_by=("event_date",),
+)
+
+USER_CATEGORY_DAY_COUNTS = Table(
+    "features.user_category_day_counts",
+    f"Per user, category and event day: the day's type-weighted interactions (events with a category). "
+    f"{_DAY_AGGREGATE}",
+    (
+        _c("user_id", "BIGINT", "User id.", nullable=False),
+        _c("category_id", "BIGINT", "Category id.", nullable=False),
+        _c(
+            "affinity_weight",
+            "DOUBLE",
+            "Sum of weight(event type) that day: view 1, click 2, fav 3, cart 4, purchase 6 (before decay).",
+        ),
+        _c("events", "BIGINT", "The user's events in the category that day."),
+        _c("purchases", "BIGINT", "The user's purchases in the category that day."),
+        _EVENT_DATE,
+    ),
+    partition_by=("event_date",),
+)
+
+USER_ITEM_DAY_COUNTS = Table(
+    "features.user_item_day_counts",
+    f"Per user, item and event day: the user's events on the item that day (the input of distinct items per "
+    f"user and distinct users per item). {_DAY_AGGREGATE}",
+    (
+        _c("user_id", "BIGINT", "User id.", nullable=False),
+        _c("item_id", "BIGINT", "Item id.", nullable=False),
+        _c("events", "BIGINT", "The user's events on the item that day."),
+        _EVENT_DATE,
+    ),
+    partition_by=("event_date",),
+)
+
+ITEM_PAIR_DAY_COUNTS = Table(
+    "features.item_pair_day_counts",
+    f"Per unordered item pair and event day: sessions of that day holding both items among their 20 most "
+    f"recent items, and those buying both; each pair once, item_id < other_item_id. {_DAY_AGGREGATE}",
+    (
+        _c("item_id", "BIGINT", "The pair's smaller item id.", nullable=False),
+        _c("other_item_id", "BIGINT", "The pair's larger item id.", nullable=False),
+        _c("co_view_sessions", "BIGINT", "Sessions that day holding both items."),
+        _c("co_buy_sessions", "BIGINT", "Sessions that day buying both items."),
+        _EVENT_DATE,
+    ),
+    partition_by=("event_date",),
+)
+
 CANDIDATE_SOURCES = ("revisit", "co_viewed", "item_knn", "top_category", "trending", "popular")
 """Candidate sources in priority order (best first); see jobs/candidates.py."""
 
@@ -804,6 +898,11 @@ TABLES: dict[str, Table] = {
         ITEM_DAILY,
         USER_CATEGORY,
         ITEM_COOCCURRENCE,
+        USER_DAY_COUNTS,
+        ITEM_DAY_COUNTS,
+        USER_CATEGORY_DAY_COUNTS,
+        USER_ITEM_DAY_COUNTS,
+        ITEM_PAIR_DAY_COUNTS,
         TRAINING_EXAMPLES,
         RECO_USER_RECOMMENDATIONS,
         RECO_LATEST,

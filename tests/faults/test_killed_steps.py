@@ -39,7 +39,7 @@ class Step:
 STEPS = [
     Step("ingest", ("ingest", "--date", "2026-01-11"), 4),
     Step("clean", ("clean", "--date", "2026-01-11"), 3, prepare=(("ingest", "--date", "2026-01-11"),)),
-    Step("features", ("features", "--date", "2026-01-10"), 4),
+    Step("features", ("features", "--date", "2026-01-10"), 9),  # 5 per-day aggregates, 4 feature tables
     Step("examples", ("examples", "--date", "2026-01-10"), 1),
     Step(
         "train",

@@ -14,6 +14,7 @@ from pyspark.sql import SparkSession
 from jobs import features
 from shoprec import catalog, engine
 from shoprec.config import Settings
+from shoprec.vocabulary import AFFINITY_WEIGHTS, EVENT_KINDS
 from tests.conftest import FEATURES_AS_OF, FEATURES_START, build_features
 
 START = FEATURES_START
@@ -57,7 +58,7 @@ def test_user_daily_matches_pandas(lake: tuple[SparkSession, Settings]) -> None:
     got = partition(spark, catalog.USER_DAILY, AS_OF).set_index("user_id")
 
     assert sorted(got.index) == sorted(window["user_id"].unique())
-    for kind, name in features.EVENT_KINDS.items():
+    for kind, name in EVENT_KINDS.items():
         for w in catalog.WINDOWS:
             counts = window[(window["event_type"] == kind) & (window["age"] < w)].groupby("user_id").size()
             expected = counts.reindex(got.index, fill_value=0)
@@ -89,7 +90,7 @@ def test_item_daily_and_affinity_match_pandas(lake: tuple[SparkSession, Settings
         lines=True,
     ).drop_duplicates("item_id", keep="last")[["item_id", "category_id"]]
     scored = events.merge(categories, on="item_id")
-    weight = scored["event_type"].map(features.AFFINITY_WEIGHTS)
+    weight = scored["event_type"].map(AFFINITY_WEIGHTS)
     scored["affinity"] = weight * 0.5 ** (scored["age"] / features.AFFINITY_HALF_LIFE_DAYS)
     expected = scored.groupby(["user_id", "category_id"])["affinity"].sum()
     got = partition(spark, catalog.USER_CATEGORY, AS_OF).set_index(["user_id", "category_id"])["affinity"]
