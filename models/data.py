@@ -323,7 +323,7 @@ def rank_batches(
     """
     global_rows = batch_size * world_size
     tables = examples.shuffled(spec.columns, seed, epoch)
-    stream = rebatch((b for t in tables for b in t.to_batches()), global_rows)
+    stream = rebatch((b for t in tables for b in t.to_batches(max_chunksize=global_rows)), global_rows)
     for index, table in enumerate(stream):
         if table.num_rows < global_rows:
             return
