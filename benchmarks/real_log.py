@@ -42,7 +42,7 @@ def main() -> None:
     cli.add_argument("--run-date", type=date.fromisoformat, required=True, help="Day to recommend for.")
     cli.add_argument("--first", type=date.fromisoformat, help="First day to ingest (default: see above).")
     cli.add_argument("--train-days", type=int, default=14)
-    cli.add_argument("--train-args", default="--epochs 2 --batch-size 512 --embedding-dim 16")
+    cli.add_argument("--train-args", default="--epochs 4 --choose-epochs --batch-size 512 --embedding-dim 16")
     cli.add_argument(
         "--repeat-purchases",
         action="store_true",

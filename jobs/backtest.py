@@ -31,7 +31,8 @@ class BacktestConfig:
         horizons: Days after D whose carts and purchases judge the lists.
         ks: Cut-offs of the metrics.
         repeat_purchases: Whether the shop recommends items users bought before (both sides).
-        epochs, batch_size, embedding_dim, nproc: The ranker's training run.
+        epochs, choose_epochs, batch_size, embedding_dim, nproc, seed: The ranker's training run
+            (`models.workflow.TrainOptions`).
     """
 
     day: date
@@ -39,10 +40,12 @@ class BacktestConfig:
     horizons: tuple[int, ...] = offline_eval.HORIZONS
     ks: tuple[int, ...] = offline_eval.KS
     repeat_purchases: bool = False
-    epochs: int = 2
+    epochs: int = 4
+    choose_epochs: bool = True
     batch_size: int = 512
     embedding_dim: int = 16
     nproc: int = 1
+    seed: int = 7
 
     @property
     def label_days(self) -> list[date]:
@@ -103,8 +106,10 @@ def run(
         days=config.train_days,
         nproc=config.nproc,
         epochs=config.epochs,
+        choose_epochs=config.choose_epochs,
         batch_size=config.batch_size,
         embedding_dim=config.embedding_dim,
+        seed=config.seed,
         promote=False,
     )
     outcome = workflow.run(settings, options, progress=progress)

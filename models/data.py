@@ -1,10 +1,13 @@
 """Streaming `training.examples` from Delta into TorchRec batches, without Spark and without loading it all.
 
-A training run reads one pinned Delta version of the table (delta-rs + pyarrow), file by file in a
-fixed order, in record batches of a few tens of thousands of rows. Ranks share that stream: each
-global batch of ``batch_size * world_size`` rows is cut into one slice per rank, so every rank takes
-the same number of steps (the collective all-to-alls need that) and no row is read by two ranks'
-models. Inputs are checked as they are converted: a missing column, a wrong type, a null, a
+A training run reads one pinned Delta version of the table (delta-rs + pyarrow) in record batches of
+a few tens of thousands of rows. Each epoch visits the rows in a seeded pseudo-random order that is a
+function of the rows alone (a hash of each row's key, see `Examples.shuffled`), so neither the order
+of the files nor how Delta split the rows into files changes what the model sees; at most
+`SHUFFLE_ROWS` rows are held at once, more spill to local disk in key ranges. Ranks share that
+stream: each global batch of ``batch_size * world_size`` rows is cut into one slice per rank, so
+every rank takes the same number of steps (the collective all-to-alls need that) and no row is read
+by two ranks' models. Inputs are checked as they are converted: a missing column, a wrong type, a null, a
 non-finite or negative value fails with the label_date, column and an example row.
 
 Notation: B = rows in a batch, F = dense features, K = sparse features.
@@ -12,10 +15,12 @@ Notation: B = rows in a batch, F = dense features, K = sparse features.
 
 from __future__ import annotations
 
-import random
+import math
+import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -32,7 +37,9 @@ from shoprec import catalog
 from shoprec.storage import Location
 
 TABLE = catalog.TRAINING_EXAMPLES
-READ_ROWS = 65_536  # rows per Parquet read; memory stays bounded by this, not by the table
+READ_ROWS = 65_536  # rows per Parquet read
+SHUFFLE_ROWS = 262_144  # rows a shuffle holds in memory; memory stays bounded by this, not by the table
+ROW_KEY = ("label_date", "user_id", "item_id")  # one example per key; its hash orders the rows
 
 
 class DataError(ValueError):
@@ -89,22 +96,51 @@ class Examples:
         """Rows over all the selected label dates."""
         return sum(self.rows_per_date.values())
 
-    def fragments(self, order_seed: int | None = None) -> list[ds.Fragment]:
-        """Data files of the selected dates, sorted by path, optionally shuffled with `order_seed`."""
-        fragments = sorted(self.dataset.get_fragments(filter=_dates_filter(self.dates)), key=lambda f: f.path)
-        if order_seed is not None:
-            random.Random(order_seed).shuffle(fragments)
-        return fragments
+    def fragments(self) -> list[ds.Fragment]:
+        """Data files of the selected dates, sorted by path."""
+        return sorted(self.dataset.get_fragments(filter=_dates_filter(self.dates)), key=lambda f: f.path)
 
-    def record_batches(
-        self, columns: Sequence[str], order_seed: int | None = None
-    ) -> Iterator[pa.RecordBatch]:
+    def record_batches(self, columns: Sequence[str]) -> Iterator[pa.RecordBatch]:
         """Stream the selected rows, file by file; label_date is always included for error messages."""
         wanted = list(dict.fromkeys([*columns, "label_date"]))
-        for fragment in self.fragments(order_seed):
+        for fragment in self.fragments():
             yield from fragment.to_batches(
                 schema=self.dataset.schema, columns=wanted, batch_size=READ_ROWS, use_threads=False
             )
+
+    def shuffled(
+        self, columns: Sequence[str], seed: int, epoch: int, hold_rows: int = SHUFFLE_ROWS
+    ) -> Iterator[pa.Table]:
+        """The selected rows sorted by `row_keys` (a permutation per seed and epoch), in tables.
+
+        The order depends on the rows' keys alone, not on the files: the same rows split into other
+        files come out in the same order. When there are more than `hold_rows` rows, one pass writes
+        them to 2^b key-range files (each about `hold_rows` rows, lz4 Arrow IPC in a temporary
+        directory), then each range is read and sorted in turn; the ranges follow each other in key
+        order, so the result is the same as sorting everything at once.
+        """
+        wanted = list(dict.fromkeys([*columns, *ROW_KEY]))
+        bits = max(0, math.ceil(math.log2(max(1, math.ceil(self.rows / hold_rows)))))
+        if bits == 0:
+            yield _sorted_by_key(pa.Table.from_batches(list(self.record_batches(wanted))), seed, epoch)
+            return
+        with tempfile.TemporaryDirectory(prefix="shoprec-shuffle-") as tmp:
+            paths = [Path(tmp) / f"range_{part:05d}.arrow" for part in range(1 << bits)]
+            writers: dict[int, pa.ipc.RecordBatchFileWriter] = {}
+            options = pa.ipc.IpcWriteOptions(compression="lz4")
+            try:
+                for batch in self.record_batches(wanted):
+                    parts = row_keys(batch, seed, epoch) >> np.uint64(64 - bits)
+                    for part in np.unique(parts).tolist():
+                        if part not in writers:
+                            writers[part] = pa.ipc.new_file(paths[part], batch.schema, options=options)
+                        writers[part].write_batch(batch.take(np.flatnonzero(parts == part)))
+            finally:
+                for writer in writers.values():
+                    writer.close()
+            for part in sorted(writers):
+                with pa.memory_map(str(paths[part])) as source:
+                    yield _sorted_by_key(pa.ipc.open_file(source).read_all(), seed, epoch)
 
 
 def open_examples(
@@ -158,6 +194,30 @@ def check_schema(schema: pa.Schema) -> None:
 
 def _dates_filter(dates: Sequence[date]) -> ds.Expression:
     return ds.field("label_date").isin(pa.array(list(dates), pa.date32()))
+
+
+def row_keys(table: pa.Table | pa.RecordBatch, seed: int, epoch: int) -> np.ndarray:
+    """A 64-bit hash of each row's (label_date, user_id, item_id), seed and epoch (uint64 [B])."""
+    keys = _mix(np.full(table.num_rows, (seed * 0x9E3779B97F4A7C15 + epoch) % 2**64, dtype=np.uint64))
+    for name in ROW_KEY:
+        column = table.column(name)
+        if pa.types.is_date(column.type):
+            column = pc.cast(column, pa.int32())
+        values = np.asarray(pc.fill_null(pc.cast(column, pa.int64()), 0)).view(np.uint64)
+        keys = _mix(keys ^ values)
+    return keys
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """SplitMix64's finaliser, elementwise on uint64 (wrapping arithmetic)."""
+    x = x + np.uint64(0x9E3779B97F4A7C15)
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+def _sorted_by_key(table: pa.Table, seed: int, epoch: int) -> pa.Table:
+    return table.take(np.argsort(row_keys(table, seed, epoch), kind="stable"))
 
 
 def rebatch(batches: Iterator[pa.RecordBatch], rows: int) -> Iterator[pa.Table]:
@@ -253,15 +313,18 @@ def rank_batches(
     rank: int,
     world_size: int,
     *,
-    order_seed: int | None = None,
+    seed: int,
+    epoch: int,
     skip: int = 0,
 ) -> Iterator[Batch]:
-    """This rank's slice of each full global batch (incomplete last global batches are dropped).
+    """This rank's slice of each full global batch of the epoch's order (`Examples.shuffled`).
 
-    `skip` global batches are passed over without conversion (resuming mid-epoch).
+    Incomplete last global batches are dropped; `skip` global batches are passed over without
+    conversion (resuming mid-epoch).
     """
     global_rows = batch_size * world_size
-    stream = rebatch(examples.record_batches(spec.columns, order_seed), global_rows)
+    tables = examples.shuffled(spec.columns, seed, epoch)
+    stream = rebatch((b for t in tables for b in t.to_batches(max_chunksize=global_rows)), global_rows)
     for index, table in enumerate(stream):
         if table.num_rows < global_rows:
             return

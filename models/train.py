@@ -73,13 +73,13 @@ class TrainConfig:
         train_dates: Label dates trained on.
         check_date: Label date whose first rows are scored at the end (the validation day).
         batch_size: Rows per rank and step.
-        epochs: Passes over the training dates (file order reshuffled per epoch).
+        epochs: Passes over the training dates (rows reshuffled per epoch, see `Examples.shuffled`).
         sparse_lr: Row-wise Adagrad learning rate of the embedding tables.
         dense_lr: Adagrad learning rate of the MLPs.
         checkpoint_every: Steps between checkpoints (one is always written at the end).
         log_every: Steps between progress lines.
         max_steps: Stop (checkpointed, not finished) after this global step; None trains to the end.
-        seed: Seeds parameter initialisation and the per-epoch file order.
+        seed: Seeds parameter initialisation and the per-epoch row order.
         world_size: Ranks the run was prepared for (the step count depends on it); None = any.
     """
 
@@ -206,7 +206,8 @@ def _train(cfg: TrainConfig, rank: int, world_size: int, device: torch.device, b
             cfg.batch_size,
             rank,
             world_size,
-            order_seed=cfg.seed + epoch,
+            seed=cfg.seed,
+            epoch=epoch,
             skip=done_in_epoch,
         )
         remaining = min(per_epoch - done_in_epoch, stop_at - step)

@@ -9,6 +9,13 @@ already registered model instead of training a duplicate.
 Promotion: the new version becomes champion unless the current champion, scored on the same
 validation day, has a higher AUC.
 
+Training length: with ``choose_epochs`` the run trains at most ``epochs`` passes, as many as the
+data supports. The last training day is held out, a first run trains on the days before it with a
+checkpoint per epoch, and the epoch count whose model scores the best AUC on the held-out day is the
+one the real run trains for, on every training day. On small logs the embedding tables memorise
+the examples within a few epochs, so a fixed count is either too short for a large shop or too long
+for a small one; neither the validation day D nor anything after it takes part in the choice.
+
 `run` does it all on this machine. On a cluster the same run is three stages with the same options:
 `prepare` (write the run directory on the shared ``SHOPREC_HOME``), the ranks on N nodes
 (``torchrun -m models.train --config RUN_DIR/train_config.json``, see `models.train`), then `register`
@@ -20,17 +27,20 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import shutil
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
+
+import numpy as np
 
 from models import quiet_library_logs
 from models import registry as model_registry
 from models.auc import Metrics, evaluate
 from models.data import DataError, Examples, measure_dense, open_examples, steps_per_epoch
 from models.dlrm import Arch, ModelConfig
-from models.export import export
+from models.export import export, load_checkpoint
 from models.features import FeatureSpec, SpecError
 from models.launch import TrainingError, launch
 from models.registry import ModelRecord, Registry, RegistryError
@@ -66,6 +76,7 @@ class TrainOptions:
     max_steps: int | None = None
     seed: int = 7
     promote: bool = True  # False: register only (a backtest must not replace the serving champion)
+    choose_epochs: bool = False  # True: `epochs` is the most, the count is chosen on a held-out day
 
     def __post_init__(self) -> None:
         for name in ("days", "nproc", "epochs", "batch_size"):
@@ -125,7 +136,8 @@ def run(
     planned = _plan(settings, options, progress)
     if isinstance(planned, TrainOutcome):
         return planned
-    cfg = _prepare(planned.run_dir, options, options.model_config(), FeatureSpec(), planned.train, progress)
+    epochs = _choose_epochs(options, planned, progress) if options.choose_epochs else options.epochs
+    cfg = _prepare(planned.run_dir, options, planned.train, progress, epochs=epochs)
     result_file = planned.run_dir / "result.json"
     if result_file.is_file() and json.loads(result_file.read_text())["finished"]:
         progress(f"training of {planned.run_dir.name} already finished; exporting and registering it")
@@ -149,12 +161,15 @@ def prepare(
     `register` with the same options finishes the run. The run directory lives under ``SHOPREC_HOME``,
     which must be the same shared path on every node (the ranks write their checkpoint shards there).
     A run already trained keeps its config: its ranks then have nothing to do, and `register` reports it.
+    Choosing the epochs takes a run of its own first, so it is for `run` only.
     """
+    if options.choose_epochs:
+        raise ValueError("choosing the epochs trains twice on this machine: use --stage all, or fix --epochs")
     planned = _plan(settings, options, progress)
     if isinstance(planned, TrainOutcome):
         progress(f"run {planned.run_dir.name} was {planned.decision}")
         return TrainConfig.load(planned.run_dir / "train_config.json")
-    return _prepare(planned.run_dir, options, options.model_config(), FeatureSpec(), planned.train, progress)
+    return _prepare(planned.run_dir, options, planned.train, progress, epochs=options.epochs)
 
 
 def register(
@@ -253,7 +268,10 @@ def _finish(
     metrics = evaluate(ranker, planned.valid)
     registry = Registry.for_settings(settings)
     record = registry.record(
-        params=_params(options, model_config, planned.train),
+        params={
+            **_params(options, model_config, planned.train),
+            "epochs_trained": TrainConfig.load(run_dir / "train_config.json").epochs,
+        },
         metrics={
             **metrics.as_dict(),
             **{
@@ -285,9 +303,11 @@ def _fingerprint(
     options: TrainOptions, model_config: ModelConfig, spec: FeatureSpec, examples: Examples
 ) -> str:
     decided = {
-        # a register-only run is a run of its own; promotable runs keep their fingerprints
+        # a register-only run is a run of its own; promotable, fixed-epoch runs keep their fingerprints
         "options": {
-            k: v for k, v in asdict(options).items() if k != "max_steps" and not (k == "promote" and v)
+            k: v
+            for k, v in asdict(options).items()
+            if k != "max_steps" and not (k == "promote" and v) and not (k == "choose_epochs" and not v)
         },
         "model": asdict(model_config),
         "spec": json.loads(spec.to_json()),
@@ -299,34 +319,89 @@ def _fingerprint(
 def _prepare(
     run_dir: Path,
     options: TrainOptions,
-    model_config: ModelConfig,
-    spec: FeatureSpec,
     examples: Examples,
     progress: Callable[[str], None],
+    *,
+    epochs: int,
+    check_date: date | None = None,
+    checkpoint_every: int | None = None,
 ) -> TrainConfig:
     """Write the run's spec (with normalisation statistics), model config and train config."""
     run_dir.mkdir(parents=True, exist_ok=True)
     if not (run_dir / "spec.json").is_file():
         progress("measuring dense feature statistics on the training days")
+        spec = FeatureSpec()
         spec.with_stats(measure_dense(examples, spec)).save(run_dir / "spec.json")
-        (run_dir / "model_config.json").write_text(model_config.to_json())
+        (run_dir / "model_config.json").write_text(options.model_config().to_json())
     cfg = TrainConfig(
         run_dir=run_dir,
         examples=examples.location,
         examples_version=examples.version,
         train_dates=examples.dates,
-        check_date=options.day,
+        check_date=check_date or options.day,
         batch_size=options.batch_size,
-        epochs=options.epochs,
+        epochs=epochs,
         sparse_lr=options.sparse_lr,
         dense_lr=options.dense_lr,
         max_steps=options.max_steps,
         seed=options.seed,
         world_size=options.nproc,
     )
+    if checkpoint_every is not None:  # choosing the epochs: one checkpoint per epoch, all kept, no stop
+        cfg = replace(cfg, checkpoint_every=checkpoint_every, keep_checkpoints=epochs, max_steps=None)
     cfg.save()
     (run_dir / "error.txt").unlink(missing_ok=True)
     return cfg
+
+
+def _choose_epochs(options: TrainOptions, planned: _Planned, progress: Callable[[str], None]) -> int:
+    """The epoch count (1..options.epochs) with the best AUC on the last training day, trained on the others.
+
+    The choice is kept in the run directory, so a resumed run trains for the same count.
+    """
+    chosen_file = planned.run_dir / "chosen_epochs.json"
+    if chosen_file.is_file():
+        return int(json.loads(chosen_file.read_text())["epochs"])
+    *fit_dates, held_out = planned.train.dates
+    if options.epochs == 1 or not fit_dates:
+        progress(f"training {options.epochs} epoch(s): no training day to hold out for choosing fewer")
+        return options.epochs
+    fit = open_examples(planned.train.location, fit_dates, planned.train.version)
+    held = open_examples(planned.train.location, (held_out,), planned.train.version)
+    per_epoch = steps_per_epoch(fit, options.batch_size, options.nproc)
+    if per_epoch == 0:
+        progress(f"training {options.epochs} epoch(s): the days before {held_out} hold less than one batch")
+        return options.epochs
+    select_dir = planned.run_dir / "choose_epochs"
+    cfg = _prepare(
+        select_dir,
+        options,
+        fit,
+        progress,
+        epochs=options.epochs,
+        check_date=held_out,
+        checkpoint_every=per_epoch,
+    )
+    result_file = select_dir / "result.json"
+    if not (result_file.is_file() and json.loads(result_file.read_text())["finished"]):
+        progress(
+            f"choosing the epochs: up to {options.epochs} on {fit.rows:,} examples "
+            f"({fit_dates[0]}..{fit_dates[-1]}), scored on the held-out label day {held_out}"
+        )
+        launch(cfg, options.nproc)
+    aucs = [
+        evaluate(
+            load_checkpoint(select_dir, select_dir / "checkpoints" / f"step_{e * per_epoch:08d}"), held
+        ).auc
+        for e in range(1, options.epochs + 1)
+    ]
+    epochs = 1 + int(np.argmax(aucs))  # the first of equals: fewer epochs
+    progress(
+        f"epochs chosen on {held_out}: {epochs} (AUC after each epoch {', '.join(f'{a:.4f}' for a in aucs)})"
+    )
+    chosen_file.write_text(json.dumps({"epochs": epochs, "held_out": held_out.isoformat(), "aucs": aucs}))
+    shutil.rmtree(select_dir / "checkpoints", ignore_errors=True)  # the choice is all that is kept
+    return epochs
 
 
 def _decide(

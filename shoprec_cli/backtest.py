@@ -16,10 +16,20 @@ def backtest(
     k: KOption = None,
     horizon: HorizonOption = None,
     repeat_purchases: RepeatOption = False,
-    epochs: Annotated[int, typer.Option(min=1, help="Passes over the training days.")] = 2,
+    epochs: Annotated[
+        int, typer.Option(min=1, help="Passes over the training days (the most, with --choose-epochs).")
+    ] = 4,
+    choose_epochs: Annotated[
+        bool,
+        typer.Option(
+            "--choose-epochs/--fixed-epochs",
+            help="Choose the epoch count (1..--epochs) on the last training day held out, before D.",
+        ),
+    ] = True,
     batch_size: Annotated[int, typer.Option(min=1, help="Rows per rank and step.")] = 512,
     embedding_dim: Annotated[int, typer.Option(min=1, help="Embedding size of every table.")] = 16,
     nproc: Annotated[int, typer.Option(min=1, help="Training ranks (torchrun).")] = 1,
+    seed: Annotated[int, typer.Option(help="Seed for the ranker's initialisation and data order.")] = 7,
 ) -> None:
     """Build what is missing, train on the days before D, recommend at D, evaluate the days after; print the table."""
     from jobs import backtest as job
@@ -36,9 +46,11 @@ def backtest(
         ks=tuple(sorted(set(k or offline_eval.KS))),
         repeat_purchases=repeat_purchases,
         epochs=epochs,
+        choose_epochs=choose_epochs,
         batch_size=batch_size,
         embedding_dim=embedding_dim,
         nproc=nproc,
+        seed=seed,
     )
     with reported(ValueError, DataError, SpecError, RegistryError, TrainingError):
         stats = job.run(settings(), config, progress=echo_progress)

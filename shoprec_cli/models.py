@@ -23,7 +23,17 @@ def train(
             "with --stage prepare, the ranks of the cluster job in all (nnodes x nproc_per_node)."
         ),
     ] = 1,
-    epochs: Annotated[int, typer.Option(help="Passes over the training days.")] = 1,
+    epochs: Annotated[
+        int, typer.Option(help="Passes over the training days (the most, with --choose-epochs).")
+    ] = 1,
+    choose_epochs: Annotated[
+        bool,
+        typer.Option(
+            "--choose-epochs/--fixed-epochs",
+            help="Hold out the last training day, train on the others and keep the epoch count "
+            "(1..--epochs) that scores best on it, then train on all the days for that many (--stage all only).",
+        ),
+    ] = False,
     batch_size: Annotated[int, typer.Option(help="Rows per rank and step.")] = 2048,
     arch: Annotated[str, typer.Option(help="dlrm or dlrm_dcn.")] = "dlrm",
     embedding_dim: Annotated[int, typer.Option(help="Embedding size of every table.")] = 64,
@@ -59,6 +69,7 @@ def train(
             embedding_dim=embedding_dim,
             max_steps=max_steps,
             seed=seed,
+            choose_epochs=choose_epochs,
         )
         stages = {"all": workflow.run, "prepare": workflow.prepare, "register": workflow.register}
         if stage not in stages:

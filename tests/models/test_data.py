@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
@@ -98,10 +99,10 @@ def test_ranks_get_equal_disjoint_slices_of_each_global_batch(examples_table: Pa
     found = open_examples(examples_table, TRAIN_DAYS)
     spec = small_spec(examples_table)
     assert found.rows == ROWS_PER_DAY * len(TRAIN_DAYS)
-    per_rank = [list(rank_batches(found, spec, 100, rank, 2)) for rank in (0, 1)]
+    per_rank = [list(rank_batches(found, spec, 100, rank, 2, seed=3, epoch=0)) for rank in (0, 1)]
     assert len(per_rank[0]) == len(per_rank[1]) == steps_per_epoch(found, 100, 2) == 40
     firsts = [b[0].sparse_features["user_id"].values().tolist() for b in per_rank]
-    whole = next(rebatch(found.record_batches(spec.columns), 200))
+    whole = next(rebatch(iter(next(found.shuffled(spec.columns, 3, 0)).to_batches()), 200))
     whole_users = to_batch(whole, spec).sparse_features["user_id"].values().tolist()
     assert firsts[0] + firsts[1] == whole_users
 
@@ -109,8 +110,8 @@ def test_ranks_get_equal_disjoint_slices_of_each_global_batch(examples_table: Pa
 def test_skip_resumes_at_the_same_batch(examples_table: Path) -> None:
     found = open_examples(examples_table, DAYS)
     spec = small_spec(examples_table)
-    full = list(rank_batches(found, spec, 256, 0, 1, order_seed=5))
-    resumed = list(rank_batches(found, spec, 256, 0, 1, order_seed=5, skip=7))
+    full = list(rank_batches(found, spec, 256, 0, 1, seed=5, epoch=1))
+    resumed = list(rank_batches(found, spec, 256, 0, 1, seed=5, epoch=1, skip=7))
     assert len(resumed) == len(full) - 7
     assert resumed[0].labels.tolist() == full[7].labels.tolist()
 
@@ -119,3 +120,45 @@ def test_rebatch_makes_exact_sizes() -> None:
     table = rows(10)
     sizes = [t.num_rows for t in rebatch(iter(table.to_batches(max_chunksize=3)), 4)]
     assert sizes == [4, 4, 2]
+
+
+def _unique_rows(day: date, n: int) -> pa.Table:
+    """Examples of one day with one row per (user_id, item_id), as `shoprec examples` writes them."""
+    table = examples(day, n, seed=8)
+    pairs = np.stack([table["user_id"].to_numpy(), table["item_id"].to_numpy()], axis=1)
+    _, first = np.unique(pairs, axis=0, return_index=True)
+    return table.take(np.sort(first))
+
+
+def _order(examples_location: Path, dates: list[date], seed: int, epoch: int, hold_rows: int) -> list[tuple]:
+    found = open_examples(examples_location, dates)
+    tables = list(found.shuffled(["label"], seed, epoch, hold_rows))
+    whole = pa.concat_tables(tables)
+    return list(zip(*(whole[c].to_pylist() for c in ("label_date", "user_id", "item_id")), strict=True))
+
+
+def test_the_row_order_depends_on_the_rows_and_the_seed_not_on_the_files(tmp_path: Path) -> None:
+    days = [date(2026, 3, 1), date(2026, 3, 2)]
+    rows_of_day = {day: _unique_rows(day, 1_500) for day in days}
+    one_file_per_day = tmp_path / "a"
+    for day in days:
+        write_deltalake(str(one_file_per_day), rows_of_day[day], mode="append", partition_by=["label_date"])
+    many_files = tmp_path / "b"  # the same rows, in another order, in seven appends per day
+    for day in reversed(days):
+        table = rows_of_day[day]
+        shuffled = table.take(pa.array(list(reversed(range(table.num_rows)))))
+        for chunk in range(7):
+            part = shuffled.slice(chunk * 250, 250)
+            write_deltalake(str(many_files), part, mode="append", partition_by=["label_date"])
+    assert len(open_examples(many_files, days).fragments()) > len(
+        open_examples(one_file_per_day, days).fragments()
+    )
+
+    order = _order(one_file_per_day, days, seed=7, epoch=0, hold_rows=100_000)  # held in memory
+    assert len(order) == len(set(order)) == sum(t.num_rows for t in rows_of_day.values())
+    assert _order(many_files, days, seed=7, epoch=0, hold_rows=100_000) == order
+    assert _order(many_files, days, seed=7, epoch=0, hold_rows=300) == order  # spilled in 16 key ranges
+    assert _order(one_file_per_day, days, seed=7, epoch=1, hold_rows=100_000) != order
+    assert _order(one_file_per_day, days, seed=8, epoch=0, hold_rows=100_000) != order
+    first_days = [d for d, _, _ in order[:200]]
+    assert set(first_days) == set(days)  # days are mixed, not read one after the other

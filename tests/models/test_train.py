@@ -12,7 +12,7 @@ import torch
 from deltalake import write_deltalake
 
 from models.auc import evaluate
-from models.data import open_examples
+from models.data import open_examples, rebatch, to_batch
 from models.export import export, load_checkpoint
 from models.launch import TrainingError, launch
 from models.score import Ranker
@@ -95,3 +95,32 @@ def test_a_rank_failing_on_bad_input_reports_the_reason(tmp_path: Path) -> None:
         TrainingError, match=r"exit code 1\): training.examples: column label must be 0 or 1 in 1 row"
     ):
         launch(cfg, nproc=1)
+
+
+def test_the_trained_model_does_not_depend_on_how_the_rows_are_split_into_files(tmp_path: Path) -> None:
+    unique = {}  # one example per (label_date, user_id, item_id), as `shoprec examples` writes them
+    for day in (*TRAIN_DAYS, VALID_DAY):
+        table = examples(day, 1_000, seed=4)
+        pairs = np.stack([table["user_id"].to_numpy(), table["item_id"].to_numpy()], axis=1)
+        _, first = np.unique(pairs, axis=0, return_index=True)
+        unique[day] = table.take(np.sort(first))
+    per_day, split = tmp_path / "per_day", tmp_path / "split"
+    for table in unique.values():
+        write_deltalake(str(per_day), table, mode="append", partition_by=["label_date"])
+    for table in reversed(unique.values()):  # other files, and another order inside them
+        backwards = table.take(np.arange(table.num_rows)[::-1])
+        for start in range(0, backwards.num_rows, 300):
+            write_deltalake(
+                str(split), backwards.slice(start, 300), mode="append", partition_by=["label_date"]
+            )
+    assert len(open_examples(split, TRAIN_DAYS).fragments()) > len(
+        open_examples(per_day, TRAIN_DAYS).fragments()
+    )
+    logits = []
+    for location in (per_day, split):
+        cfg = prepare_run(tmp_path / f"run_{location.name}", location, epochs=2, seed=11)
+        train(cfg)
+        model = load_checkpoint(cfg.run_dir)
+        rows = next(rebatch(open_examples(per_day, [VALID_DAY]).record_batches(model.spec.columns), 256))
+        logits.append(model.logits(to_batch(rows, model.spec)))
+    np.testing.assert_allclose(logits[0], logits[1], atol=1e-5)

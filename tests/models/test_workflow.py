@@ -18,6 +18,7 @@ from models.auc import evaluate
 from models.data import DataError, open_examples
 from models.registry import Registry, RegistryError
 from models.score import Ranker
+from models.train import TrainConfig
 from models.workflow import TrainOptions
 from shoprec import catalog
 from shoprec.config import Settings
@@ -174,3 +175,29 @@ def test_examples_in_an_s3_bucket_train_the_same_model(
     for key in ("steps", "first_loss", "last_loss"):
         assert outcome.result[key] == pytest.approx(local.result[key], rel=1e-6), key
     assert outcome.metrics.auc == pytest.approx(local.metrics.auc, abs=1e-6)
+
+
+def test_the_epochs_are_chosen_on_the_last_training_day_held_out(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path / "home")
+    write_examples(catalog.TRAINING_EXAMPLES.location(settings.lake), list(DAYS), ROWS_PER_DAY)
+    options = replace(OPTIONS, epochs=3, choose_epochs=True, promote=False)
+    lines: list[str] = []
+    outcome = workflow.run(settings, options, progress=lines.append)
+    chosen = json.loads((outcome.run_dir / "chosen_epochs.json").read_text())
+    assert chosen["held_out"] == options.train_dates[-1].isoformat()  # before the validation day
+    assert len(chosen["aucs"]) == 3
+    assert chosen["epochs"] == 1 + int(np.argmax(chosen["aucs"]))
+    selection = TrainConfig.load(outcome.run_dir / "choose_epochs" / "train_config.json")
+    assert selection.train_dates == options.train_dates[:-1]
+    assert not (outcome.run_dir / "choose_epochs" / "checkpoints").exists()  # only the choice is kept
+    final = TrainConfig.load(outcome.run_dir / "train_config.json")
+    assert final.train_dates == options.train_dates
+    assert final.epochs == chosen["epochs"]
+    assert outcome.result["steps"] == chosen["epochs"] * (ROWS_PER_DAY * 4 // options.batch_size)
+    run = Registry.for_settings(settings).client.get_run(outcome.record.run_id)
+    assert run.data.params["epochs_trained"] == str(chosen["epochs"])
+    assert any(line.startswith(f"epochs chosen on {options.train_dates[-1]}") for line in lines)
+    again = workflow.run(settings, options, progress=lambda _: None)
+    assert again.reused and again.run_dir == outcome.run_dir
+    with pytest.raises(ValueError, match="use --stage all"):
+        workflow.prepare(settings, options)
