@@ -14,13 +14,16 @@ def _idle_query(server_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, idl
     for key, value in server_env.items():
         monkeypatch.setenv(key, value)
     server = sail.start_sail()
+    host, port = server.listening_address
+    spark = SparkSession.builder.remote(f"sc://{host}:{port}").create()
     try:
-        host, port = server.listening_address
-        spark = SparkSession.builder.remote(f"sc://{host}:{port}").create()
         spark.range(3).count()
         time.sleep(idle_seconds)
         return spark.range(3).count()
     finally:
+        # pyspark-connect keeps the first session it opens as the process's active one, and some calls
+        # (F.lit of a timestamp) ask it for settings: left open on a stopped server, it stalls later tests
+        spark.stop()
         server.stop()
 
 
