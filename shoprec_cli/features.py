@@ -29,12 +29,14 @@ def clean(day: DateOption = None, start: StartOption = None, end: EndOption = No
 
 
 def features(day: DateOption = None, start: StartOption = None, end: EndOption = None) -> None:
-    """Build features.user_daily, item_daily, user_category and item_cooccurrence as of the day(s)."""
+    """Store the day(s)' per-day aggregates, then build the four feature tables as of the day(s)."""
     from jobs import features as job
 
     first, last = date_range(day, start, end)
     cfg = settings()
-    echo_progress(f"building features as of {first}..{last} (one pass over the events)")
+    echo_progress(
+        f"building features as of {first}..{last} (the days' events aggregated once, windows from the stored per-day aggregates)"
+    )
     with reported(ValueError), engine.session(cfg, "shoprec-features") as spark:
         stats = job.run(spark, cfg, first, last)
     typer.echo(stats.summary())
