@@ -34,9 +34,7 @@ def features(day: DateOption = None, start: StartOption = None, end: EndOption =
 
     first, last = date_range(day, start, end)
     cfg = settings()
-    echo_progress(
-        f"building features as of {first}..{last} (the days' events aggregated once, windows from the stored per-day aggregates)"
-    )
+    echo_progress(f"building features as of {first}..{last} (windows summed from the per-day aggregates)")
     with reported(ValueError), engine.session(cfg, "shoprec-features") as spark:
         stats = job.run(spark, cfg, first, last)
     typer.echo(stats.summary())
