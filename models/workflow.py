@@ -154,22 +154,22 @@ def run(
     if isinstance(planned, TrainOutcome):
         return planned
     epochs = _choose_epochs(options, planned, progress) if options.choose_epochs else options.epochs
+    members = len(planned.member_dirs)
     for index, member_dir in enumerate(planned.member_dirs):
+        member = replace(options, seed=options.seed + index)
+        label = f" (ensemble member {index + 1}/{members}, seed {member.seed})" if members > 1 else ""
         if index:  # one spec (normalisation statistics) and architecture for every member
             member_dir.mkdir(parents=True, exist_ok=True)
             for name in ("spec.json", "model_config.json"):
                 shutil.copyfile(planned.run_dir / name, member_dir / name)
-        member = replace(options, seed=options.seed + index)
         cfg = _prepare(member_dir, member, planned.train, progress, epochs=epochs)
-        of = f" (ensemble member {index + 1}/{len(planned.member_dirs)}, seed {member.seed})"
         result_file = member_dir / "result.json"
         if result_file.is_file() and json.loads(result_file.read_text())["finished"]:
-            progress(f"training of {member_dir.name} already finished{of if index else ''}")
+            progress(f"training of {member_dir.name} already finished{label}")
             continue
         progress(
             f"training on {planned.train.rows:,} examples ({len(planned.train.dates)} label days "
-            f"{options.train_dates[0]}..{options.train_dates[-1]}) "
-            f"with {options.nproc} rank(s){of if len(planned.member_dirs) > 1 else ''}"
+            f"{options.train_dates[0]}..{options.train_dates[-1]}) with {options.nproc} rank(s){label}"
         )
         launch(cfg, options.nproc)
     return _finish(settings, options, planned, progress)
