@@ -226,7 +226,9 @@ def run(
             labelled_users = users.count()
             if not labelled_users:
                 continue  # a quiet day: nobody to learn from
-            counts[label_day] = buckets or user_buckets.bucket_count(labelled_users, settings.memory_bytes)
+            counts[label_day] = buckets or user_buckets.bucket_count(
+                labelled_users, settings.memory_bytes, user_buckets.BYTES_PER_LABELLED_USER
+            )
             parts += _label_day(
                 spark,
                 settings,

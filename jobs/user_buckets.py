@@ -18,6 +18,10 @@ from pyspark.sql import functions as F
 # 40 columns, plus the history they are built from): the medium demo's buckets of 77k users peaked
 # at 4.5 GB, about 40 kB per user over a 1.5 GB base (README); half as much again for headroom.
 BYTES_PER_ACTIVE_USER = 60_000
+# The same for a user labelled in training examples (the day's most active users, with longer
+# histories and candidate lists): examples at medium peaked at 0.7 GB plus about 120 kB per user
+# of a bucket (README); half as much again for headroom.
+BYTES_PER_LABELLED_USER = 180_000
 # Share of SHOPREC_MEMORY_GB one bucket may take: the engine's caches, the model and the
 # operating system need the rest.
 BUCKET_MEMORY_SHARE = 0.25
@@ -42,11 +46,11 @@ class UserBucket:
         return f"bucket {self.index + 1}/{self.count}"
 
 
-def bucket_count(active_users: int, memory_bytes: int) -> int:
+def bucket_count(users: int, memory_bytes: int, bytes_per_user: int = BYTES_PER_ACTIVE_USER) -> int:
     """Buckets needed so one bucket's users fit BUCKET_MEMORY_SHARE of `memory_bytes` (at least 1)."""
     if memory_bytes <= 0:
         raise ValueError(f"memory for buckets must be positive, got {memory_bytes} bytes")
-    need = active_users * BYTES_PER_ACTIVE_USER
+    need = users * bytes_per_user
     return max(1, math.ceil(need / (memory_bytes * BUCKET_MEMORY_SHARE)))
 
 

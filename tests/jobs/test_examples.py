@@ -347,8 +347,9 @@ def test_rows_do_not_depend_on_the_user_buckets(shop: Built) -> None:
     events = shop.spark.table("clean.events").where(f"event_date = DATE'{LAST}'").toPandas()
     labelled = events[events["event_type"].isin(list(examples.POSITIVE_EVENTS))]["user_id"].nunique()
     # SHOPREC_MEMORY_GB just what the label day's users need: more than one bucket (BUCKET_MEMORY_SHARE)
-    small = Settings(home=shop.settings.home, memory_gb=labelled * user_buckets.BYTES_PER_ACTIVE_USER / 2**30)
-    sized = user_buckets.bucket_count(labelled, small.memory_bytes)
+    need = labelled * user_buckets.BYTES_PER_LABELLED_USER
+    small = Settings(home=shop.settings.home, memory_gb=need / 2**30)
+    sized = user_buckets.bucket_count(labelled, small.memory_bytes, user_buckets.BYTES_PER_LABELLED_USER)
     assert sized > 1
     for settings, buckets in ((shop.settings, 3), (small, None)):
         stats, got = built(settings, buckets)

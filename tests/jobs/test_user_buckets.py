@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
@@ -15,6 +17,10 @@ def test_the_bucket_count_grows_with_the_users_and_shrinks_with_memory() -> None
     assert user_buckets.bucket_count(one_bucket, 2**30) == 1
     assert user_buckets.bucket_count(one_bucket + 1, 2**30) == 2
     assert user_buckets.bucket_count(one_bucket + 1, 2 * 2**30) == 1
+    labelled = user_buckets.BYTES_PER_LABELLED_USER
+    assert user_buckets.bucket_count(one_bucket, 2**30, labelled) == math.ceil(
+        one_bucket * labelled / (user_buckets.BUCKET_MEMORY_SHARE * 2**30)
+    )
 
 
 def test_bad_counts_and_memory_are_refused() -> None:
