@@ -31,7 +31,7 @@ class BacktestConfig:
         horizons: Days after D whose carts and purchases judge the lists.
         ks: Cut-offs of the metrics.
         repeat_purchases: Whether the shop recommends items users bought before (both sides).
-        epochs, choose_epochs, batch_size, embedding_dim, nproc, seed: The ranker's training run
+        epochs, choose_epochs, batch_size, embedding_dim, nproc, seed, members: The ranker's training run
             (`models.workflow.TrainOptions`).
     """
 
@@ -46,6 +46,7 @@ class BacktestConfig:
     embedding_dim: int = 16
     nproc: int = 1
     seed: int = 7
+    members: int | None = None
 
     @property
     def label_days(self) -> list[date]:
@@ -110,6 +111,7 @@ def run(
         batch_size=config.batch_size,
         embedding_dim=config.embedding_dim,
         seed=config.seed,
+        members=config.members,
         promote=False,
     )
     outcome = workflow.run(settings, options, progress=progress)

@@ -3,6 +3,10 @@
 The ranker is trained where it serves: for label day L (features_date F = L - 1), the rows are the
 candidates retrieval proposed on F (`jobs.candidates.build`, the very function recommend runs) to
 the users who interacted with anything on L, with the same feature columns recommend scores.
+Per label day the item-level frames are built once (`jobs.item_pool`) and the users' candidates one
+user bucket after another (`jobs.user_buckets`: as many as the memory to plan for needs for the
+day's positive users), each bucket's labelled rows materialised in the run's scratch; the rows do
+not depend on the bucket count (every choice is per user).
 
 - positives: candidates the user clicked, carted, favourited or bought on L (views are not
   positives), labelled with the strongest of those events and its weight; interactions with items
@@ -30,7 +34,7 @@ from datetime import date, timedelta
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from jobs import candidates
+from jobs import candidates, item_pool, user_buckets
 from jobs.candidates import CandidateConfig
 from shoprec import catalog, engine, inputs
 from shoprec.config import Settings
@@ -46,17 +50,26 @@ DEFAULT_SEED = 20260101
 
 @dataclass(frozen=True)
 class ExamplesStats:
-    """Rows written to training.examples per label day, and the positive/negative split."""
+    """Rows written to training.examples per label day, the positive/negative split, the user buckets.
+
+    `buckets` has the user buckets of each label day with positives (quiet days are left out).
+    """
 
     start: date
     end: date
     rows: dict[date, int]
     positives: int
     negatives: int
+    buckets: dict[date, int]
 
     def summary(self) -> str:
         """One line for logs and the CLI."""
-        days = ", ".join(f"{day} {n:,}" for day, n in self.rows.items())
+
+        def built_in(day: date) -> str:
+            count = self.buckets.get(day)
+            return "" if count is None else f" ({count} user bucket{'s' if count > 1 else ''})"
+
+        days = ", ".join(f"{day} {n:,}{built_in(day)}" for day, n in self.rows.items())
         return (
             f"examples {self.start}..{self.end}: {self.positives + self.negatives:,} rows "
             f"({self.positives:,} positives, {self.negatives:,} negatives); per label day: {days}"
@@ -171,20 +184,23 @@ def run(
     negatives_per_positive: int = DEFAULT_NEGATIVES,
     seed: int = DEFAULT_SEED,
     config: CandidateConfig | None = None,
+    buckets: int | None = None,
 ) -> ExamplesStats:
     """Build training.examples for label days start..end and replace those partitions in one commit.
 
     Args:
         spark: A session with the catalog tables registered.
-        settings: Where the lake lives.
+        settings: Where the lake lives, and the memory to plan for.
         start: First label day.
         end: Last label day (included); defaults to start.
         negatives_per_positive: Negative candidates kept per positive (0 writes positives only).
         seed: Seed of the negatives' choice and of the row shuffle; a fixed seed gives the same rows.
         config: Candidate settings, as recommend uses them (the default when None).
+        buckets: User buckets built one after another per label day; None sizes them from the
+            day's positive users and the memory to plan for (SHOPREC_MEMORY_GB).
 
     Returns:
-        Rows written per label day, positives and negatives.
+        Rows written per label day, positives and negatives, user buckets per label day.
 
     Raises:
         MissingInputError: An input partition is missing (names the table, the days and the command).
@@ -194,42 +210,91 @@ def run(
     label_days = list(days_between(start, end))
     if negatives_per_positive < 0:
         raise ValueError(f"negatives_per_positive must be >= 0, got {negatives_per_positive}")
+    if buckets is not None and buckets < 1:
+        raise ValueError(f"buckets must be at least 1, got {buckets}")
+    config = config or CandidateConfig()
     check_inputs(spark, settings, label_days)
     events = engine.read(spark, catalog.CLEAN_EVENTS, settings)
+    counts: dict[date, int] = {}
     with engine.scratch(spark, settings) as scratch:
-        days: list[DataFrame] = []
+        parts: list[DataFrame] = []
         for label_day in label_days:
             positive = scratch.materialize(
                 positives(events.where(F.col("event_date") == F.lit(label_day))), f"positives_{label_day}"
             )
-            if not positive.limit(1).collect():
+            users = positive.select("user_id").distinct()
+            labelled_users = users.count()
+            if not labelled_users:
                 continue  # a quiet day: nobody to learn from
-            with engine.scratch(spark, settings) as day_scratch:
-                found = candidates.build(
-                    spark,
-                    settings,
-                    label_day - timedelta(days=1),
-                    config,
-                    scratch=day_scratch,
-                    only_users=positive.select("user_id").distinct(),
-                )
-                rows = labelled_candidates(found, positive, label_day, negatives_per_positive, seed)
-                days.append(scratch.materialize(rows, f"examples_{label_day}"))
+            counts[label_day] = buckets or user_buckets.bucket_count(labelled_users, settings.memory_bytes)
+            parts += _label_day(
+                spark,
+                settings,
+                label_day,
+                positive,
+                users,
+                counts[label_day],
+                config,
+                scratch,
+                negatives_per_positive=negatives_per_positive,
+                seed=seed,
+            )
         built = engine.empty(spark, catalog.TRAINING_EXAMPLES)
-        for frame in days:
+        for frame in parts:
             built = built.unionByName(frame)
         built = scratch.materialize(built, "examples")
         engine.replace_range(
             engine.sort_for_write(built, *write_order(seed)), catalog.TRAINING_EXAMPLES, settings, start, end
         )
-    counts = (
+    written = (
         engine.read(spark, catalog.TRAINING_EXAMPLES, settings)
         .where(engine.range_predicate(catalog.TRAINING_EXAMPLES, start, end))
         .groupBy("label_date")
         .agg(F.count(F.lit(1)).alias("rows"), F.sum("label").alias("positives"))
         .collect()
     )
-    by_day = {row["label_date"]: (row["rows"], row["positives"] or 0) for row in counts}
+    by_day = {row["label_date"]: (row["rows"], row["positives"] or 0) for row in written}
     rows_per_day = {day: by_day.get(day, (0, 0))[0] for day in label_days}
     positives_n = sum(p for _, p in by_day.values())
-    return ExamplesStats(start, end, rows_per_day, positives_n, sum(rows_per_day.values()) - positives_n)
+    return ExamplesStats(
+        start, end, rows_per_day, positives_n, sum(rows_per_day.values()) - positives_n, counts
+    )
+
+
+def _label_day(
+    spark: SparkSession,
+    settings: Settings,
+    label_day: date,
+    positive: DataFrame,
+    users: DataFrame,
+    count: int,
+    config: CandidateConfig,
+    scratch: engine.Scratch,
+    *,
+    negatives_per_positive: int,
+    seed: int,
+) -> list[DataFrame]:
+    """The labelled rows of one label day, one frame per user bucket (materialised in `scratch`).
+
+    The item-level frames of L - 1 are built once for all buckets; each bucket's candidates live in
+    their own scratch space, removed once its rows are materialised.
+    """
+    features_day = label_day - timedelta(days=1)
+    parts: list[DataFrame] = []
+    with engine.scratch(spark, settings) as day_scratch:
+        shared = item_pool.item_frames(spark, settings, features_day, config.co_viewed, day_scratch)
+        for bucket in user_buckets.buckets(count):
+            with engine.scratch(spark, settings) as bucket_scratch:
+                found = candidates.build(
+                    spark,
+                    settings,
+                    features_day,
+                    config,
+                    scratch=bucket_scratch,
+                    only_users=users,
+                    bucket=bucket,
+                    shared=shared,
+                )
+                rows = labelled_candidates(found, positive, label_day, negatives_per_positive, seed)
+                parts.append(scratch.materialize(rows, f"examples_{label_day}_{bucket.index}"))
+    return parts

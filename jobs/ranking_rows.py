@@ -11,7 +11,9 @@ Notation: "the week up to F" = days F - 6 .. F.
 
 from __future__ import annotations
 
+import operator
 from datetime import date, timedelta
+from functools import reduce
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
@@ -283,9 +285,15 @@ def item_affinities(events: DataFrame, first: date, last: date) -> DataFrame:
         PURCHASE_HISTORY_DAYS up to F: the decayed, type-weighted interactions of 30 days
         (AFFINITY_WEIGHTS, half-life ITEM_HALF_LIFE_DAYS), the days since the last of them, the
         purchases of a year and the days since the last purchase (nulls where there are none).
+        The decayed sum adds its days in a fixed order (age 0, 1, …), so equal histories give
+        bit-equal values whatever order the engine meets the rows in (`knn_scores` ranks by them).
     """
     weight = F.coalesce(*[F.when(F.col("event_type") == k, F.lit(w)) for k, w in AFFINITY_WEIGHTS.items()])
-    decay = F.pow(F.lit(0.5), F.col("_age") / F.lit(ITEM_HALF_LIFE_DAYS))
+    decayed = [
+        F.coalesce(F.sum(F.when(F.col("_age") == age, weight)), F.lit(0.0))
+        * F.pow(F.lit(0.5), F.lit(age / ITEM_HALF_LIFE_DAYS))
+        for age in range(HISTORY_DAYS)
+    ]
     recent = F.col("_age") < HISTORY_DAYS
     bought = F.col("event_type") == "purchase"
     useful = events.where(bought | (F.col("event_date") > F.lit(first - timedelta(days=HISTORY_DAYS))))
@@ -294,7 +302,7 @@ def item_affinities(events: DataFrame, first: date, last: date) -> DataFrame:
         .where(recent | bought)
         .groupBy("user_id", "item_id", "features_date")
         .agg(
-            F.coalesce(F.sum(F.when(recent, weight * decay)), F.lit(0.0)).alias("ui_events_30d"),
+            reduce(operator.add, decayed).alias("ui_events_30d"),
             F.min(F.when(recent, F.col("_age"))).alias("ui_days_since_event"),
             F.count(F.when(bought, 1)).alias("ui_purchases_365d"),
             F.min(F.when(bought, F.col("_age"))).alias("ui_days_since_purchase"),

@@ -37,7 +37,7 @@ def load_checkpoint(run_dir: Path, checkpoint: Path | None = None) -> Ranker:
     dcp.load(state, checkpoint_id=str(checkpoint), no_dist=True)
     wrapper.load_state_dict(state["model"])
     wrapper.model.eval()
-    return Ranker(wrapper.model, spec, config)
+    return Ranker((wrapper.model,), spec, config)
 
 
 def export(run_dir: Path) -> Path:
@@ -45,7 +45,7 @@ def export(run_dir: Path) -> Path:
     ranker = load_checkpoint(run_dir)
     cfg = TrainConfig.load(run_dir / "train_config.json")
     expected = np.load(run_dir / "check_predictions.npy")
-    got = ranker.logits(check_rows(cfg, ranker.spec))
+    got = ranker.logits(check_rows(cfg, ranker.spec))[0]
     gap = float(np.max(np.abs(got - expected))) if len(got) else 0.0
     if got.shape != expected.shape or gap > TOLERANCE:
         raise ExportError(

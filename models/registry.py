@@ -48,6 +48,7 @@ class ModelRecord:
     validation_date: str
     train_dates: str
     arch: str
+    members: int
     auc: float | None
     popularity_auc: float | None
     decision: str
@@ -181,6 +182,7 @@ class Registry:
             validation_date=tags.get("validation_date", ""),
             train_dates=tags.get("train_dates", ""),
             arch=tags.get("arch", ""),
+            members=int(tags.get("members", 1)),
             auc=number_tag("auc"),
             popularity_auc=number_tag("popularity_auc"),
             decision=tags.get("decision", ""),

@@ -1,8 +1,13 @@
 """Loading an exported ranker and scoring example-shaped rows with it in one process.
 
-An exported model is a directory: ``model.pt`` (the ranker's weights), ``spec.json`` (feature spec
-with the normalisation statistics) and ``model_config.json`` (architecture). Scoring converts rows
-with exactly the spec the model was trained with, so train and serve cannot drift apart.
+An exported model is a directory: ``model.pt`` (the ranker's weights: one state dict, or a list of
+them for an ensemble), ``spec.json`` (feature spec with the normalisation statistics) and
+``model_config.json`` (architecture). Scoring converts rows with exactly the spec the model was
+trained with, so train and serve cannot drift apart.
+
+An ensemble is several DLRMs of one spec and architecture trained on the same rows with different
+seeds (`models.workflow`); its score is the mean of the members' probabilities. On small logs the
+seed alone moves a single ranker's lists noticeably, and the mean of a few removes most of that.
 """
 
 from __future__ import annotations
@@ -31,11 +36,30 @@ CONFIG = "model_config.json"
 
 @dataclass
 class Ranker:
-    """A trained scoring model with the spec it expects."""
+    """A trained scoring model with the spec it expects: one DLRM, or an ensemble of several.
 
-    model: nn.Module
+    Attributes:
+        models: The members (one for a plain ranker), all built from `spec` and `config`.
+        spec: The feature spec, with the normalisation statistics of the training rows.
+        config: The architecture.
+    """
+
+    models: tuple[nn.Module, ...]
     spec: FeatureSpec
     config: ModelConfig
+
+    def __post_init__(self) -> None:
+        if not self.models:
+            raise ValueError("a ranker needs at least one model")
+
+    @classmethod
+    def ensemble(cls, members: list[Ranker]) -> Ranker:
+        """One ranker averaging `members`, which must share their spec and architecture."""
+        first = members[0]
+        for member in members[1:]:
+            if member.spec.to_json() != first.spec.to_json() or member.config != first.config:
+                raise SpecError("ensemble members must share their feature spec and architecture")
+        return cls(tuple(m for member in members for m in member.models), first.spec, first.config)
 
     @classmethod
     def load(cls, directory: Path) -> Ranker:
@@ -45,33 +69,41 @@ class Ranker:
                 raise SpecError(f"exported model {directory} lacks {name}")
         spec = FeatureSpec.load(directory / SPEC)
         config = ModelConfig.load(directory / CONFIG)
-        model = build_ranker(spec, config, sparse_device=torch.device("cpu"))
-        state = torch.load(directory / WEIGHTS, map_location="cpu", weights_only=True)
-        try:
-            model.load_state_dict(state)
-        except RuntimeError as exc:
-            first = str(exc).strip().splitlines()[:2]
-            raise SpecError(
-                f"weights in {directory / WEIGHTS} do not fit its spec/config: {' '.join(first)}"
-            ) from None
-        model.eval()
-        return cls(model, spec, config)
+        states = torch.load(directory / WEIGHTS, map_location="cpu", weights_only=True)
+        models = []
+        for state in states if isinstance(states, list) else [states]:
+            model = build_ranker(spec, config, sparse_device=torch.device("cpu"))
+            try:
+                model.load_state_dict(state)
+            except RuntimeError as exc:
+                first = str(exc).strip().splitlines()[:2]
+                raise SpecError(
+                    f"weights in {directory / WEIGHTS} do not fit its spec/config: {' '.join(first)}"
+                ) from None
+            models.append(model.eval())
+        return cls(tuple(models), spec, config)
 
     def save(self, directory: Path) -> None:
         """Write the three files of an exported model."""
         directory.mkdir(parents=True, exist_ok=True)
-        torch.save(self.model.state_dict(), directory / WEIGHTS)
+        states = [model.state_dict() for model in self.models]
+        torch.save(states[0] if len(states) == 1 else states, directory / WEIGHTS)
         self.spec.save(directory / SPEC)
         (directory / CONFIG).write_text(self.config.to_json())
 
     def logits(self, batch: Batch) -> np.ndarray:
-        """Raw scores [B] of a converted batch."""
+        """Raw scores [members, B] of a converted batch."""
         with torch.inference_mode():
-            return self.model(batch.dense_features, batch.sparse_features).squeeze(-1).numpy()
+            return np.stack(
+                [
+                    model(batch.dense_features, batch.sparse_features).squeeze(-1).numpy()
+                    for model in self.models
+                ]
+            )
 
     def predict(self, rows: pa.Table) -> np.ndarray:
-        """Purchase/interaction probability [B] for example-shaped rows."""
-        return 1.0 / (1.0 + np.exp(-self.logits(to_batch(rows, self.spec))))
+        """Purchase/interaction probability [B] for example-shaped rows (the members' mean)."""
+        return (1.0 / (1.0 + np.exp(-self.logits(to_batch(rows, self.spec))))).mean(axis=0)
 
 
 class PairScorer:
@@ -79,12 +111,12 @@ class PairScorer:
 
     A DLRM row's inputs split by owner: user-level dense and sparse features (the same for all of a
     user's candidates), item-level ones (the same for every user), and pair-level dense features.
-    The pooled embeddings and normalised dense values of each user and item are computed once; a
-    batch of pairs then only gathers them and runs the MLPs and the interaction. Scores equal
-    `Ranker.predict` on the joined rows (tested).
+    The normalised dense values of each user and item, and each member's pooled embeddings of them,
+    are computed once; a batch of pairs then only gathers them and runs the MLPs and the
+    interaction. Scores equal `Ranker.predict` on the joined rows (tested).
 
     Args:
-        ranker: The model and its spec.
+        ranker: The model(s) and the spec.
         users: One row per user: user_id and every user-level spec column.
         items: One row per item: item_id and every item-level spec column.
     """
@@ -94,48 +126,50 @@ class PairScorer:
         spec = ranker.spec
         self.pair_dense = [f for f in spec.dense if f.name not in users.column_names + items.column_names]
         self._owner = {f.name: _owner(f.name, users, items) for f in spec.dense}
-        self._user_ids, self._user_dense, user_pooled = self._side(users, "user_id", "users")
-        self._item_ids, self._item_dense, item_pooled = self._side(items, "item_id", "items")
+        self._user_ids, self._user_dense, user_order = self._dense_side(users, "user_id", "users")
+        self._item_ids, self._item_dense, item_order = self._dense_side(items, "item_id", "items")
         # where each owner's columns go in the model's dense and sparse inputs, so a batch is built
         # by three gathers into preallocated tensors instead of column by column
         self._dense_slots = {
             owner: _slot([k for k, f in enumerate(spec.dense) if self._owner[f.name] == owner])
             for owner in ("users", "items", "pairs")
         }
-        order = list(ranker.model.sparse_arch.sparse_feature_names)
+        order = list(ranker.models[0].sparse_arch.sparse_feature_names)
+        user_features = {f.name for f in spec.sparse if all(c in users.column_names for c in f.columns)}
         self._sparse_slots = {
-            "users": _slot([k for k, name in enumerate(order) if name in user_pooled]),
-            "items": _slot([k for k, name in enumerate(order) if name not in user_pooled]),
+            "users": _slot([k for k, name in enumerate(order) if name in user_features]),
+            "items": _slot([k for k, name in enumerate(order) if name not in user_features]),
         }
         dim = ranker.config.embedding_dim
-        self._user_sparse = _stacked(user_pooled, [n for n in order if n in user_pooled], len(users), dim)
-        self._item_sparse = _stacked(item_pooled, [n for n in order if n not in user_pooled], len(items), dim)
+        self._pooled = [
+            (
+                _stacked(
+                    _pooled(model, spec, users, user_order),
+                    [n for n in order if n in user_features],
+                    len(users),
+                    dim,
+                ),
+                _stacked(
+                    _pooled(model, spec, items, item_order),
+                    [n for n in order if n not in user_features],
+                    len(items),
+                    dim,
+                ),
+            )
+            for model in ranker.models
+        ]
 
-    def _side(
+    def _dense_side(
         self, table: pa.Table, key: str, owner: str
-    ) -> tuple[np.ndarray, torch.Tensor, dict[str, torch.Tensor]]:
-        spec = self.ranker.spec
-        dense = dense_matrix(table, [f for f in spec.dense if self._owner[f.name] == owner])
-        pooled = {}
-        bags = self.ranker.model.sparse_arch.embedding_bag_collection.embedding_bags
-        for feature in spec.sparse:
-            if all(c in table.column_names for c in feature.columns):
-                lengths, ids = sparse_ids(table, feature, spec.table_rows[feature.table])
-                offsets = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)])
-                with torch.inference_mode():
-                    pooled[feature.name] = bags[feature.table](
-                        torch.from_numpy(ids), torch.from_numpy(offsets)
-                    )
+    ) -> tuple[np.ndarray, torch.Tensor, torch.Tensor]:
+        """One side's ids sorted, its normalised dense columns in that order, and the order."""
+        dense = dense_matrix(table, [f for f in self.ranker.spec.dense if self._owner[f.name] == owner])
         ids = table.column(key).to_numpy()
         order = np.argsort(ids, kind="stable")
-        return (
-            ids[order],
-            torch.from_numpy(dense[order]),
-            {k: v[torch.from_numpy(order)] for k, v in pooled.items()},
-        )
+        return ids[order], torch.from_numpy(dense[order]), torch.from_numpy(order)
 
     def scores(self, pairs: pa.Table) -> np.ndarray:
-        """Probabilities [B] for pairs (user_id, item_id and the pair-level columns)."""
+        """Probabilities [B] for pairs (user_id, item_id and the pair-level columns): the members' mean."""
         users = _positions(self._user_ids, pairs.column("user_id").to_numpy(), "user_id", "users")
         items = _positions(self._item_ids, pairs.column("item_id").to_numpy(), "item_id", "items")
         pair_dense = torch.from_numpy(dense_matrix(pairs, self.pair_dense))
@@ -143,17 +177,38 @@ class PairScorer:
         dense[:, self._dense_slots["users"]] = self._user_dense[users]
         dense[:, self._dense_slots["items"]] = self._item_dense[items]
         dense[:, self._dense_slots["pairs"]] = pair_dense.to(dense.dtype)
-        features = self._user_sparse.shape[1] + self._item_sparse.shape[1]
-        sparse = torch.empty(
-            (len(users), features, self._user_sparse.shape[-1]), dtype=self._user_sparse.dtype
-        )
-        sparse[:, self._sparse_slots["users"]] = self._user_sparse[users]
-        sparse[:, self._sparse_slots["items"]] = self._item_sparse[items]
-        model = self.ranker.model
-        with torch.inference_mode():
-            embedded_dense = model.dense_arch(dense)
-            logits = model.over_arch(model.inter_arch(dense_features=embedded_dense, sparse_features=sparse))
-        return torch.sigmoid(logits.squeeze(-1)).numpy().astype(np.float64)
+        total = torch.zeros(len(users), dtype=torch.float64)
+        for model, (user_sparse, item_sparse) in zip(self.ranker.models, self._pooled, strict=True):
+            sparse = torch.empty(
+                (len(users), user_sparse.shape[1] + item_sparse.shape[1], user_sparse.shape[-1]),
+                dtype=user_sparse.dtype,
+            )
+            sparse[:, self._sparse_slots["users"]] = user_sparse[users]
+            sparse[:, self._sparse_slots["items"]] = item_sparse[items]
+            with torch.inference_mode():
+                embedded_dense = model.dense_arch(dense)
+                logits = model.over_arch(
+                    model.inter_arch(dense_features=embedded_dense, sparse_features=sparse)
+                )
+            total += torch.sigmoid(logits.squeeze(-1)).to(torch.float64)
+        return (total / len(self.ranker.models)).numpy()
+
+
+def _pooled(
+    model: nn.Module, spec: FeatureSpec, table: pa.Table, order: torch.Tensor
+) -> dict[str, torch.Tensor]:
+    """Per sparse feature `table` holds: `model`'s pooled embeddings of its rows, in `order`."""
+    bags = model.sparse_arch.embedding_bag_collection.embedding_bags
+    pooled = {}
+    for feature in spec.sparse:
+        if all(c in table.column_names for c in feature.columns):
+            lengths, ids = sparse_ids(table, feature, spec.table_rows[feature.table])
+            offsets = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)])
+            with torch.inference_mode():
+                pooled[feature.name] = bags[feature.table](torch.from_numpy(ids), torch.from_numpy(offsets))[
+                    order
+                ]
+    return pooled
 
 
 def _slot(positions: list[int]) -> slice | torch.Tensor:

@@ -26,9 +26,21 @@ NegativesOption = Annotated[
     ),
 ]
 
+BucketsOption = Annotated[
+    int | None,
+    typer.Option(
+        min=1,
+        help="User buckets built one after another per label day (default: sized from SHOPREC_MEMORY_GB).",
+    ),
+]
+
 
 def examples(
-    day: DateOption = None, start: StartOption = None, end: EndOption = None, negatives: NegativesOption = 10
+    day: DateOption = None,
+    start: StartOption = None,
+    end: EndOption = None,
+    negatives: NegativesOption = 10,
+    buckets: BucketsOption = None,
 ) -> None:
     """Build training.examples for the label day(s), with features as of the day before each."""
     from jobs import examples as job
@@ -39,5 +51,5 @@ def examples(
         f"building training examples for label days {first}..{last} ({negatives} negatives per positive)"
     )
     with reported(ValueError), engine.session(cfg, "shoprec-examples") as spark:
-        stats = job.run(spark, cfg, first, last, negatives_per_positive=negatives)
+        stats = job.run(spark, cfg, first, last, negatives_per_positive=negatives, buckets=buckets)
     typer.echo(stats.summary())

@@ -18,7 +18,7 @@ import pytest
 from deltalake import DeltaTable
 from pyspark.sql import SparkSession
 
-from jobs import candidates, examples, features, ranking_rows
+from jobs import candidates, examples, features, ranking_rows, user_buckets
 from shoprec import catalog, engine
 from shoprec.config import Settings
 from shoprec_cli.common import UserFacingError
@@ -220,7 +220,7 @@ def test_examples_command_reports_one_line(
     total = 2 + 2 * examples.DEFAULT_NEGATIVES
     assert capsys.readouterr().out == (
         f"examples 2026-03-10..2026-03-10: {total} rows (2 positives, {total - 2} negatives); "
-        f"per label day: 2026-03-10 {total}\n"
+        f"per label day: 2026-03-10 {total} (1 user bucket)\n"
     )
     with pytest.raises(UserFacingError, match=r"^features\.user_daily has no rows for 2026-03-08 "):
         examples_command(start=AS_OF.isoformat(), end=LABEL.isoformat())
@@ -330,6 +330,33 @@ def test_rerun_and_single_day_write_the_same_rows_in_the_same_order(shop: Built)
         for got, expected in zip(other, before, strict=True):
             pd.testing.assert_frame_equal(got, expected)
     pd.testing.assert_frame_equal(partition(shop.spark, LAST), shop.rows)
+
+
+def test_rows_do_not_depend_on_the_user_buckets(shop: Built) -> None:
+    def files(day: date) -> list[pd.DataFrame]:
+        table = DeltaTable(str(EXAMPLES.location(shop.settings.lake)))
+        uris = sorted(u for u in table.file_uris() if f"label_date={day}" in u)
+        return [pq.read_table(u).to_pandas() for u in uris]
+
+    def built(settings: Settings, buckets: int | None) -> tuple[examples.ExamplesStats, list[pd.DataFrame]]:
+        stats = examples.run(shop.spark, settings, FIRST, LAST, buckets=buckets)
+        return stats, [frame for day in (FIRST, LAST) for frame in files(day)]
+
+    one, expected = built(shop.settings, 1)
+    assert one.buckets == {FIRST: 1, LAST: 1}
+    events = shop.spark.table("clean.events").where(f"event_date = DATE'{LAST}'").toPandas()
+    labelled = events[events["event_type"].isin(list(examples.POSITIVE_EVENTS))]["user_id"].nunique()
+    # SHOPREC_MEMORY_GB just what the label day's users need: more than one bucket (BUCKET_MEMORY_SHARE)
+    small = Settings(home=shop.settings.home, memory_gb=labelled * user_buckets.BYTES_PER_ACTIVE_USER / 2**30)
+    sized = user_buckets.bucket_count(labelled, small.memory_bytes)
+    assert sized > 1
+    for settings, buckets in ((shop.settings, 3), (small, None)):
+        stats, got = built(settings, buckets)
+        assert stats.buckets[LAST] == (buckets or sized)
+        assert (stats.rows, stats.positives, stats.negatives) == (one.rows, one.positives, one.negatives)
+        assert len(got) == len(expected)
+        for frame, want in zip(got, expected, strict=True):  # the same rows in the same order
+            pd.testing.assert_frame_equal(frame, want)
 
 
 def test_rows_are_written_in_the_seeded_shuffle_order(shop: Built) -> None:

@@ -51,7 +51,7 @@ def register_untrained_champion(settings: Settings) -> int:
     spec = FeatureSpec(table_rows={"t_user": 1024, "t_item": 1024, "t_category": 64, "t_brand": 64})
     config = ModelConfig(embedding_dim=8, dense_layers=(16, 8), over_layers=(16, 1))
     model_dir = settings.home / "untrained"
-    Ranker(build_ranker(spec, config).eval(), spec, config).save(model_dir)
+    Ranker((build_ranker(spec, config).eval(),), spec, config).save(model_dir)
     registry = Registry.for_settings(settings)
     record = registry.record(
         params={"arch": "dlrm"},

@@ -25,7 +25,7 @@ from tests.models.conftest import DAYS, ROWS_PER_DAY, VALID_DAY
 from tests.models.synthetic import write_examples
 
 SHOPREC = str(Path(sys.executable).with_name("shoprec"))
-OPTIONS = TrainOptions(day=VALID_DAY, days=4, nproc=2, batch_size=64, embedding_dim=16, epochs=1)
+OPTIONS = TrainOptions(day=VALID_DAY, days=4, nproc=2, batch_size=64, embedding_dim=16, epochs=1, members=1)
 
 
 def home_with_examples(root: Path) -> Settings:

@@ -1,9 +1,10 @@
-"""Batch scoring: the per-user/per-item fast path equals scoring the joined rows."""
+"""Batch scoring: the per-user/per-item fast path equals scoring the joined rows; ensembles average."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -35,30 +36,59 @@ def first_per(table: pa.Table, key: str, columns: list[str]) -> pa.Table:
     return table.take(pa.array(first)).select([key, *columns])
 
 
-@pytest.mark.parametrize("arch", ["dlrm", "dlrm_dcn"])
-def test_pair_scorer_equals_scoring_the_joined_rows(arch: str) -> None:
-    spec = FeatureSpec(table_rows=dict(SMALL_TABLES))
-    torch.manual_seed(0)
-    config = replace(SMALL_MODEL, arch=arch, dcn_low_rank_dim=4)
-    ranker = Ranker(build_ranker(spec, config).eval(), spec, config)
-    rows = examples(date(2026, 2, 1), 500, seed=5)
-    users = first_per(rows, "user_id", USER_COLUMNS)
-    items = first_per(rows, "item_id", ITEM_COLUMNS)
-    pairs = rows.drop_columns(USER_COLUMNS + ITEM_COLUMNS)
-    # the joined rows: every user and item column taken from the one-row-per-entity tables
+def joined_rows(pairs: pa.Table, users: pa.Table, items: pa.Table) -> pa.Table:
+    """Every user and item column taken from the one-row-per-entity tables onto the pairs."""
     joined = pairs
     for table, key, columns in ((users, "user_id", USER_COLUMNS), (items, "item_id", ITEM_COLUMNS)):
         index = pc.index_in(pairs.column(key), table.column(key))
         for column in columns:
             joined = joined.append_column(column, table.column(column).take(index))
-    expected = ranker.predict(joined)
+    return joined
+
+
+@pytest.mark.parametrize(("arch", "members"), [("dlrm", 1), ("dlrm_dcn", 1), ("dlrm", 3)])
+def test_pair_scorer_equals_scoring_the_joined_rows(arch: str, members: int) -> None:
+    spec = FeatureSpec(table_rows=dict(SMALL_TABLES))
+    torch.manual_seed(0)
+    config = replace(SMALL_MODEL, arch=arch, dcn_low_rank_dim=4)
+    ranker = Ranker(tuple(build_ranker(spec, config).eval() for _ in range(members)), spec, config)
+    rows = examples(date(2026, 2, 1), 500, seed=5)
+    users = first_per(rows, "user_id", USER_COLUMNS)
+    items = first_per(rows, "item_id", ITEM_COLUMNS)
+    pairs = rows.drop_columns(USER_COLUMNS + ITEM_COLUMNS)
+    expected = ranker.predict(joined_rows(pairs, users, items))
     got = PairScorer(ranker, users, items).scores(pairs)
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
 
 
+def test_an_ensemble_scores_the_mean_of_its_members_probabilities_and_saves_whole(tmp_path: Path) -> None:
+    spec = FeatureSpec(table_rows=dict(SMALL_TABLES))
+    torch.manual_seed(0)
+    members = [Ranker((build_ranker(spec, SMALL_MODEL).eval(),), spec, SMALL_MODEL) for _ in range(3)]
+    ensemble = Ranker.ensemble(members)
+    rows = examples(date(2026, 2, 1), 300, seed=3)
+    expected = np.mean([member.predict(rows) for member in members], axis=0)
+    assert not np.allclose(members[0].predict(rows), members[1].predict(rows))  # members differ
+    np.testing.assert_allclose(ensemble.predict(rows), expected, rtol=1e-6)
+    ensemble.save(tmp_path / "model")
+    loaded = Ranker.load(tmp_path / "model")
+    assert len(loaded.models) == 3
+    np.testing.assert_allclose(loaded.predict(rows), expected, rtol=1e-6)
+    members[0].save(tmp_path / "one")  # one member keeps the plain state dict format
+    assert len(Ranker.load(tmp_path / "one").models) == 1
+
+
+def test_members_of_different_architectures_are_refused() -> None:
+    spec = FeatureSpec(table_rows=dict(SMALL_TABLES))
+    wider = replace(SMALL_MODEL, over_layers=(32, 1))
+    members = [Ranker((build_ranker(spec, config).eval(),), spec, config) for config in (SMALL_MODEL, wider)]
+    with pytest.raises(SpecError, match="share their feature spec and architecture"):
+        Ranker.ensemble(members)
+
+
 def test_pair_without_a_user_row_is_named() -> None:
     spec = FeatureSpec(table_rows=dict(SMALL_TABLES))
-    ranker = Ranker(build_ranker(spec, SMALL_MODEL).eval(), spec, SMALL_MODEL)
+    ranker = Ranker((build_ranker(spec, SMALL_MODEL).eval(),), spec, SMALL_MODEL)
     rows = examples(date(2026, 2, 1), 50)
     users = first_per(rows, "user_id", USER_COLUMNS).slice(1)
     items = first_per(rows, "item_id", ITEM_COLUMNS)

@@ -15,7 +15,7 @@ import pytest
 
 from models import workflow
 from models.auc import evaluate
-from models.data import DataError, open_examples
+from models.data import DataError, open_examples, rebatch
 from models.registry import Registry, RegistryError
 from models.score import Ranker
 from models.train import TrainConfig
@@ -29,7 +29,8 @@ from tests.s3_server import S3Server
 SHOPREC = str(Path(sys.executable).with_name("shoprec"))
 # Batch 128 with 8-dim embeddings for 1 epoch learned the planted structure for some seeds only (the
 # model sat at the base rate for others); batch 64, 16 dims and 2 epochs learned it for every seed tried.
-OPTIONS = TrainOptions(day=VALID_DAY, days=4, batch_size=64, embedding_dim=16, epochs=2)
+# One member: the ensemble a log this small gets by default has a test of its own.
+OPTIONS = TrainOptions(day=VALID_DAY, days=4, batch_size=64, embedding_dim=16, epochs=2, members=1)
 
 
 @pytest.fixture(scope="module")
@@ -201,3 +202,35 @@ def test_the_epochs_are_chosen_on_the_last_training_day_held_out(tmp_path: Path)
     assert again.reused and again.run_dir == outcome.run_dir
     with pytest.raises(ValueError, match="use --stage all"):
         workflow.prepare(settings, options)
+
+
+def test_a_small_log_trains_an_ensemble_of_seeds_registered_as_the_mean_of_their_probabilities(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(home=tmp_path / "home")
+    location = catalog.TRAINING_EXAMPLES.location(settings.lake)
+    write_examples(location, list(DAYS), ROWS_PER_DAY)
+    options = replace(OPTIONS, members=None, promote=False)  # the default: chosen from the training rows
+    lines: list[str] = []
+    outcome = workflow.run(settings, options, progress=lines.append)
+    assert ROWS_PER_DAY * 4 < workflow.SMALL_LOG_ROWS
+    assert outcome.members == workflow.ENSEMBLE_MEMBERS == 3
+    dirs = [outcome.run_dir, outcome.run_dir / "member_2", outcome.run_dir / "member_3"]
+    assert [TrainConfig.load(d / "train_config.json").seed for d in dirs] == [7, 8, 9]
+    assert len({(d / "spec.json").read_text() for d in dirs}) == 1  # one set of normalisation statistics
+    assert sum(line.startswith("training on") for line in lines) == 3
+    assert "(the first of 3 ensemble members)" in outcome.summary()
+    members = [Ranker.load(d / "export") for d in dirs]
+    record, registered = Registry.for_settings(settings).load(outcome.record.version)
+    assert (record.members, len(registered.models)) == (3, 3)
+    rows = next(rebatch(open_examples(location, [VALID_DAY]).record_batches(registered.spec.columns), 500))
+    each = [member.predict(rows) for member in members]
+    assert not np.allclose(each[0], each[1])  # the seeds made different rankers
+    np.testing.assert_allclose(registered.predict(rows), np.mean(each, axis=0), rtol=1e-6)
+    assert outcome.metrics.auc == pytest.approx(
+        evaluate(registered, open_examples(location, [VALID_DAY])).auc
+    )
+    again = workflow.run(settings, options, progress=lambda _: None)
+    assert again.reused and again.members == 3
+    with pytest.raises(ValueError, match="--members 1"):
+        workflow.prepare(settings, replace(options, members=3))
