@@ -65,11 +65,12 @@ def top_per_category(rows: DataFrame, value: str, n: int) -> DataFrame:
     strength = value / the category's highest value, in [0, 1] (0 when that is 0); ties go to
     the more popular, then the smaller item_id.
     """
-    by_category = Window.partitionBy("category_id")
     ranked = Window.partitionBy("category_id").orderBy(F.desc(value), F.desc("popularity"), "item_id")
     return (
         rows.where(F.col("category_id").isNotNull())
-        .withColumn("_best", F.max(value).over(by_category))
+        # the ranked window's first row holds the highest value: one sort, where a partition max
+        # is a second window that Sail sorts (and buffers) on its own
+        .withColumn("_best", F.first(value).over(ranked))
         .withColumn("_rank", F.row_number().over(ranked))
         .where(F.col("_rank") <= n)
         .select(
@@ -152,12 +153,11 @@ def revisit(affinities: DataFrame, listed: DataFrame, n: int) -> DataFrame:
     repeat purchases are allowed.
     """
     strength = F.col("ui_events_30d") + F.col("ui_purchases_365d")
-    by_user = Window.partitionBy("user_id")
     ranked = Window.partitionBy("user_id").orderBy(F.desc("_strength"), "item_id")
     found = (
         affinities.join(listed.select("item_id"), "item_id", "left_semi")
         .withColumn("_strength", strength)
-        .withColumn("_best", F.max("_strength").over(by_user))
+        .withColumn("_best", F.first("_strength").over(ranked))  # the highest (see top_per_category)
         .withColumn("_rank", F.row_number().over(ranked))
         .where(F.col("_rank") <= n)
     )
@@ -170,12 +170,11 @@ def item_knn(knn: DataFrame, affinities: DataFrame, listed: DataFrame, n: int) -
     Scores are `ranking_rows.knn_scores`; the user's own history items are left to ``revisit``.
     source_score = the score over the user's best, in [0, 1]; reason ``item_knn``.
     """
-    by_user = Window.partitionBy("user_id")
     ranked = Window.partitionBy("user_id").orderBy(F.desc("ui_knn_score"), "item_id")
     found = (
         knn.join(affinities.select("user_id", "item_id"), ["user_id", "item_id"], "left_anti")
         .join(listed.select("item_id"), "item_id", "left_semi")
-        .withColumn("_best", F.max("ui_knn_score").over(by_user))
+        .withColumn("_best", F.first("ui_knn_score").over(ranked))  # the highest (see top_per_category)
         .withColumn("_rank", F.row_number().over(ranked))
         .where(F.col("_rank") <= n)
     )

@@ -25,6 +25,7 @@ purchase 6): one number that orders the popular lists and gives the cold-start s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import date, timedelta
 
@@ -141,46 +142,82 @@ def bought(events: DataFrame, day: date) -> DataFrame:
     )
 
 
-def merge(found: DataFrame, excluded: DataFrame | None, max_candidates: int) -> DataFrame:
+def merge(
+    found: DataFrame,
+    excluded: DataFrame | None,
+    max_candidates: int,
+    materialize: Callable[[DataFrame, str], DataFrame] | None = None,
+) -> DataFrame:
     """One row per (user, item): the best source's, without excluded pairs, capped per user.
 
     Args:
         found: Source rows of every source.
         excluded: (user_id, item_id) pairs never to recommend (recent purchases), or None.
         max_candidates: Rows kept per user, by source priority, then source_score, then item_id.
+        materialize: Computes a frame once and returns it read back (the per-pair aggregate is read
+            twice); None keeps it lazy.
 
     Returns:
         Rows (user_id, item_id, source, reason, source_score, sources), `sources` naming every
         source that proposed the pair (sorted, comma-separated).
     """
-    if excluded is not None:
-        found = found.join(excluded, ["user_id", "item_id"], "left_anti")
     # plain aggregations only: Sail's per-pair windows and struct/set aggregates held 13 GB for one
     # medium bucket where these take 1.6 GB (same rows)
     found = found.withColumn("_priority", _priority(F.col("source")))
+    kept = found if excluded is None else found.join(excluded, ["user_id", "item_id"], "left_anti")
     named = sorted(SOURCES)
-    per_pair = found.groupBy("user_id", "item_id").agg(
+    priorities = range(1, len(SOURCES) + 1)
+
+    def at(priority: int, column: Column) -> Column:
+        return F.when(F.col("_priority") == priority, column)
+
+    # one pass: each priority's best score, smallest reason and row count; the pair's best source's
+    # are picked after (a source proposing the pair once, as they do, leaves no tie to break)
+    per_pair = kept.groupBy("user_id", "item_id").agg(
         F.min("_priority").alias("_priority"),
         *[F.max((F.col("source") == name).cast("int")).alias(f"_has_{k}") for k, name in enumerate(named)],
+        *[F.max(at(p, F.col("source_score"))).alias(f"_score_{p}") for p in priorities],
+        *[F.min(at(p, F.col("reason"))).alias(f"_reason_{p}") for p in priorities],
+        *[F.count(at(p, F.lit(1))).alias(f"_rows_{p}") for p in priorities],
     )
+
+    def of_best(prefix: str) -> Column:
+        return F.coalesce(*[at(p, F.col(f"{prefix}_{p}")) for p in priorities])
+
     proposers = F.concat_ws(
         ",", *[F.when(F.col(f"_has_{k}") == 1, F.lit(name)) for k, name in enumerate(named)]
     )
-    # the rows of the pair's best source; should it propose the pair twice: the best score, then reason
-    at_best = found.join(
-        per_pair.select("user_id", "item_id", "_priority", proposers.alias("sources")),
-        ["user_id", "item_id", "_priority"],
+    best = per_pair.select(
+        "user_id",
+        "item_id",
+        "_priority",
+        F.coalesce(*[at(p, F.lit(name)) for p, name in zip(priorities, SOURCES, strict=True)]).alias(
+            "source"
+        ),
+        proposers.alias("sources"),
+        of_best("_score").alias("source_score"),
+        of_best("_reason").alias("reason"),
+        of_best("_rows").alias("_rows"),
     )
+    if materialize is not None:
+        best = materialize(best, "merge_pairs")
+    # a source proposing a pair twice: its best score, then the smallest reason among the rows with it
     pair_source = ["user_id", "item_id", "_priority", "source", "sources"]
-    top_score = at_best.groupBy(*pair_source).agg(F.max("source_score").alias("source_score"))
-    best = (
-        at_best.join(top_score, [*pair_source, "source_score"])
+    pair = ["user_id", "item_id", "_priority"]
+    twice = found.join(best.where(F.col("_rows") > 1).select(*pair, "sources"), pair)
+    top_score = twice.groupBy(*pair_source).agg(F.max("source_score").alias("source_score"))
+    tie_broken = (
+        twice.join(top_score, [*pair_source, "source_score"])
         .groupBy(*pair_source, "source_score")
         .agg(F.min("reason").alias("reason"))
     )
-    kept = Window.partitionBy("user_id").orderBy("_priority", F.desc("source_score"), "item_id")
+    # a null best score matches no row in the tie-break, so such a pair has no best row
+    once = best.where((F.col("_rows") == 1) & F.col("source_score").isNotNull())
+    columns = [*pair_source, "source_score", "reason"]
+    chosen = once.select(*columns).unionByName(tie_broken.select(*columns))
+    ranked = Window.partitionBy("user_id").orderBy("_priority", F.desc("source_score"), "item_id")
     return (
-        best.withColumn("_kept", F.row_number().over(kept))
+        chosen.withColumn("_kept", F.row_number().over(ranked))
         .where(F.col("_kept") <= max_candidates)
         .select(*PAIR_KEY_COLUMNS, "sources")
     )
@@ -336,7 +373,7 @@ def build(
         config=config,
         materialize=scratch.materialize,
     )
-    merged = scratch.materialize(merge(found, excluded, config.max_candidates), "merged")
+    merged = scratch.materialize(merge(found, excluded, config.max_candidates, scratch.materialize), "merged")
     users = scratch.materialize(user_rows(user_daily, ranks, day), "users")
     item_frame = scratch.materialize(item_rows(merged, item_daily, items, day), "items")
     pairs = scratch.materialize(

@@ -113,9 +113,11 @@ def top_k(scored: DataFrame, k: int, category_cap: int) -> DataFrame:
     """
     in_category = Window.partitionBy("user_id", "category_id").orderBy(F.desc("score"), "item_id")
     by_user = Window.partitionBy("user_id").orderBy("_over_cap", F.desc("score"), "item_id")
-    # one window per step (Sail cannot nest a window in another's input)
+    # one window per step (Sail cannot nest a window in another's input); an item behind k others of
+    # its own category ranks below k anyway (they all come first), so the second window sorts fewer rows
     return (
         scored.withColumn("_in_category", F.row_number().over(in_category))
+        .where(F.col("_in_category") <= k)
         .withColumn("_over_cap", (F.col("_in_category") > category_cap).cast("int"))
         .withColumn("rank", F.row_number().over(by_user).cast("int"))
         .where(F.col("rank") <= k)
