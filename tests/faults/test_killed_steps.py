@@ -43,7 +43,13 @@ STEPS = [
     Step("examples", ("examples", "--date", "2026-01-10"), 1),
     Step(
         "train",
-        tuple(shlex.split("train --date 2026-01-09 --days 1 --nproc 1 --batch-size 256 --embedding-dim 8")),
+        # one ranker: a resumed ensemble skips its finished members, so it prints fewer lines than the
+        # reference run and kill points counted in the reference's lines could never be reached
+        tuple(
+            shlex.split(
+                "train --date 2026-01-09 --days 1 --nproc 1 --batch-size 256 --embedding-dim 8 --members 1"
+            )
+        ),
         by_lines=True,
     ),
     Step("recommend", ("recommend", "--date", "2026-01-09", "--k", "5"), 5),

@@ -206,7 +206,8 @@ def test_the_whole_chain_runs_on_each_public_layout(layout: str, tmp_path: Path)
     shoprec("clean", *span, env=env)
     shoprec("features", "--start", str(RUN_DATE - timedelta(days=4)), "--end", str(RUN_DATE), env=env)
     shoprec("examples", "--start", str(RUN_DATE - timedelta(days=3)), "--end", str(RUN_DATE), env=env)
-    train = ["--days", "3", "--batch-size", "16", "--epochs", "1", "--embedding-dim", "8"]
+    # one ranker: the layouts are under test here, the ensemble of small logs in tests/models
+    train = ["--days", "3", "--batch-size", "16", "--epochs", "1", "--embedding-dim", "8", "--members", "1"]
     shoprec("train", "--date", str(RUN_DATE), *train, env=env)
     shoprec("recommend", "--date", str(RUN_DATE), env=env)
     evaluated = shoprec("evaluate", "--date", str(RUN_DATE), "--horizon", "1", env=env)
