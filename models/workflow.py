@@ -19,8 +19,7 @@ for a small one; neither the validation day D nor anything after it takes part i
 Ensembles: with ``members`` N > 1 the run trains N rankers alike but for their seeds (seed, seed+1,
 ...; the first in the run directory, the others in ``member_<k>`` under it, all with one spec and
 epoch count) and registers them as one model scoring the mean of their probabilities
-(`models.score.Ranker`). Left unset, N is `ENSEMBLE_MEMBERS` on a log of fewer training rows than
-`SMALL_LOG_ROWS`, else 1.
+(`models.score.Ranker`). Left unset, N follows the training rows (`models.ensemble`).
 
 `run` does it all on this machine. On a cluster the same run is three stages with the same options:
 `prepare` (write the run directory on the shared ``SHOPREC_HOME``), the ranks on N nodes
@@ -46,6 +45,7 @@ from models import registry as model_registry
 from models.auc import Metrics, evaluate
 from models.data import DataError, Examples, measure_dense, open_examples, steps_per_epoch
 from models.dlrm import Arch, ModelConfig
+from models.ensemble import members_for
 from models.export import export, load_checkpoint
 from models.features import FeatureSpec, SpecError
 from models.launch import TrainingError, launch
@@ -56,12 +56,6 @@ from shoprec import catalog, inputs, lake
 from shoprec.config import Settings
 
 log = logging.getLogger("shoprec.train")
-# Members of the ensemble trained when --members is not given. Below SMALL_LOG_ROWS training rows one
-# ranker's lists move with its seed (Online Retail, 16k rows: NDCG@10 over the best baseline from 1.08
-# to 1.15 across 6 seeds) and the mean of three removes most of that; above it one ranker is kept, an
-# ensemble multiplying the daily scoring time for little gain.
-ENSEMBLE_MEMBERS = 3
-SMALL_LOG_ROWS = 500_000
 INPUT_TABLES = (
     catalog.TRAINING_EXAMPLES,
     catalog.USER_DAILY,
@@ -268,7 +262,7 @@ def _plan(
         / "training"
         / f"{options.day.isoformat()}-{_fingerprint(options, options.model_config(), FeatureSpec(), train_examples)}"
     )
-    members = options.members or (ENSEMBLE_MEMBERS if train_examples.rows < SMALL_LOG_ROWS else 1)
+    members = members_for(train_examples.rows, options.members)
     member_dirs = (run_dir, *(run_dir / f"member_{k + 1}" for k in range(1, members)))
     registered = run_dir / "registered.json"
     if registered.is_file():

@@ -8,6 +8,7 @@ import typer
 
 from shoprec_cli.common import echo_progress, parse_date, reported, settings
 from shoprec_cli.evaluate import HorizonOption, KOption, RepeatOption
+from shoprec_cli.models import MembersOption
 
 
 def backtest(
@@ -30,14 +31,7 @@ def backtest(
     embedding_dim: Annotated[int, typer.Option(min=1, help="Embedding size of every table.")] = 16,
     nproc: Annotated[int, typer.Option(min=1, help="Training ranks (torchrun).")] = 1,
     seed: Annotated[int, typer.Option(help="Seed for the ranker's initialisation and data order.")] = 7,
-    members: Annotated[
-        int | None,
-        typer.Option(
-            min=1,
-            help="Rankers averaged (seeds seed, seed+1, ...). Default: 3 on a log of fewer than 500,000 "
-            "training rows, else 1.",
-        ),
-    ] = None,
+    members: MembersOption = None,
 ) -> None:
     """Build what is missing, train on the days before D, recommend at D, evaluate the days after; print the table."""
     from jobs import backtest as job

@@ -6,7 +6,17 @@ from typing import Annotated
 
 import typer
 
+from models.ensemble import DEFAULT_HELP as MEMBERS_DEFAULT
 from shoprec_cli.common import echo_progress, parse_date, reported, settings
+
+MembersOption = Annotated[
+    int | None,
+    typer.Option(
+        min=1,
+        help="Rankers trained alike with seeds seed, seed+1, ... and registered as one ensemble averaging "
+        f"their probabilities (`shoprec train`: --stage all only). {MEMBERS_DEFAULT}",
+    ),
+]
 
 app = typer.Typer(help="The model registry (MLflow under SHOPREC_HOME).", no_args_is_help=True)
 
@@ -41,14 +51,7 @@ def train(
         int | None, typer.Option(help="Stop after this step with a checkpoint; running again resumes.")
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed for initialisation and data order.")] = 7,
-    members: Annotated[
-        int | None,
-        typer.Option(
-            min=1,
-            help="Rankers trained alike with seeds seed, seed+1, ... and registered as one ensemble averaging "
-            "their probabilities (--stage all only). Default: 3 on a log of fewer than 500,000 training rows, else 1.",
-        ),
-    ] = None,
+    members: MembersOption = None,
     stage: Annotated[
         str,
         typer.Option(

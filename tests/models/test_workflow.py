@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow.fs as pafs
 import pytest
 
-from models import workflow
+from models import ensemble, workflow
 from models.auc import evaluate
 from models.data import DataError, open_examples, rebatch
 from models.registry import Registry, RegistryError
@@ -213,8 +213,8 @@ def test_a_small_log_trains_an_ensemble_of_seeds_registered_as_the_mean_of_their
     options = replace(OPTIONS, members=None, promote=False)  # the default: chosen from the training rows
     lines: list[str] = []
     outcome = workflow.run(settings, options, progress=lines.append)
-    assert ROWS_PER_DAY * 4 < workflow.SMALL_LOG_ROWS
-    assert outcome.members == workflow.ENSEMBLE_MEMBERS == 3
+    assert ROWS_PER_DAY * 4 < ensemble.SMALL_LOG_ROWS
+    assert outcome.members == ensemble.ENSEMBLE_MEMBERS == 3
     dirs = [outcome.run_dir, outcome.run_dir / "member_2", outcome.run_dir / "member_3"]
     assert [TrainConfig.load(d / "train_config.json").seed for d in dirs] == [7, 8, 9]
     assert len({(d / "spec.json").read_text() for d in dirs}) == 1  # one set of normalisation statistics
