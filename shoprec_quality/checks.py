@@ -218,6 +218,33 @@ class UnexpectedRows(Check):
         return Resolved(self.expectation, {"unexpected_rows_query": query})
 
 
+class UniqueKey(Check):
+    """No two rows share their values of `column_list` (a compound key): one GROUP BY query.
+
+    GE's ExpectCompoundColumnsToBeUnique gives the same verdict, but its Spark metric is a window
+    count evaluated twice (the unexpected count, then the samples): 2 s each on the 3.6M staged
+    recommendations of the medium shop, where this query takes 0.2 s. Each duplicated key comes
+    back with its number of rows; the result's observed value counts them.
+    """
+
+    expectation = "UnexpectedRowsExpectation"
+    kwargs_allowed = ("column_list",)
+
+    def check_kwargs(self, kwargs: Mapping[str, Any], table: Table, where: str) -> None:
+        """`column_list` is required: catalog columns (so safe to name in SQL)."""
+        super().check_kwargs(kwargs, table, where)
+        if not kwargs.get("column_list"):
+            raise SuiteError(f"{where}: missing kwarg `column_list`")
+
+    def resolve(self, ctx: Context, kwargs: Mapping[str, Any]) -> Resolved:
+        """The keys with more than one row."""
+        key = ", ".join(f"`{column}`" for column in kwargs["column_list"])
+        query = f"SELECT {key}, count(*) AS `rows` FROM {{batch}} GROUP BY {key} HAVING count(*) > 1"
+        return Resolved(
+            self.expectation, {"unexpected_rows_query": query}, "counts the keys that have more than one row"
+        )
+
+
 class DistinctCountAtLeast(Check):
     """At least `param` (a run param, e.g. the users that must be covered) distinct values of `column`."""
 
@@ -235,6 +262,7 @@ class DistinctCountAtLeast(Check):
 CHECKS: dict[str, Check] = {
     "unexpected_rows": UnexpectedRows(),
     "distinct_count_at_least": DistinctCountAtLeast(),
+    "unique_key": UniqueKey(),
     "partition_not_empty": PartitionNotEmpty(),
     "row_count_vs_previous": RowCountVsPrevious(),
     "freshness": Freshness(),

@@ -209,7 +209,7 @@ def _docs_index(context: Any) -> Path | None:
 
 def _result(entry: Entry, resolved: Resolved, ge_result: Any | None) -> ExpectationResult:
     """One entry's result from GE's, or a success note when the check was skipped."""
-    columns = named_columns(resolved.kwargs or entry.kwargs)
+    columns = named_columns(resolved.kwargs or {}) or named_columns(entry.kwargs)
     check = entry.name if entry.is_check else None
     if ge_result is None:  # skipped: nothing to evaluate on this partition
         return ExpectationResult(

@@ -331,6 +331,28 @@ def test_scd_table_needs_exactly_one_current_row_per_key(spark: SparkSession, se
     }
 
 
+def test_unique_key_names_each_duplicated_key_with_its_rows(
+    spark: SparkSession, settings: Settings, tmp_path: Path
+) -> None:
+    entry = "  - check: unique_key\n    kwargs: {column_list: [user_id, as_of_date]}\n"
+    write_suite(tmp_path, entry + "    severity: blocking\n    why: one row per user and day\n")
+    day = date(2026, 1, 3)
+    rows = [user_daily_row(u, day) for u in (1, 2, 2, 3, 3, 3)]
+    tuples = [tuple(r[c] for c in USER_DAILY.column_names) for r in rows]
+    frame = spark.createDataFrame(tuples, engine.spark_schema(USER_DAILY))
+    report = validation.validate(spark, settings, USER_DAILY.name, day, tmp_path, rows=frame)
+    (result,) = report.results
+    assert (result.check, result.columns, result.success) == ("unique_key", ("user_id", "as_of_date"), False)
+    assert result.describe() == (
+        "BLOCKING UnexpectedRowsExpectation [unique_key]: column user_id, as_of_date; observed 2; "
+        "counts the keys that have more than one row"
+    )
+    unique = frame.dropDuplicates(["user_id"])
+    assert not validation.validate(
+        spark, settings, USER_DAILY.name, day, tmp_path, rows=unique
+    ).blocking_failed
+
+
 @pytest.mark.usefixtures("lake", "cli_env")
 def test_shoprec_validate_command_exits_non_zero_on_blocking_failure() -> None:
     shoprec = Path(sys.executable).with_name("shoprec")
