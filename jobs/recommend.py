@@ -8,7 +8,7 @@ candidates; the result does not depend on the count):
    trending, popular) and a labelled popularity list for cold-start users.
 2. The champion ranker (or a chosen registry version) scores the bucket's candidates in this
    process, computing each user's and item's part once (`models.score.PairScorer`), streaming
-   the scores to scratch Parquet.
+   the scores with each pair's reason and category to scratch Parquet.
 3. `top_k` keeps K per user with at most `category_cap` items of one category ahead of the rest;
    each item's best users of the bucket are kept for the audiences.
 
@@ -295,15 +295,15 @@ def _recommend_bucket(
     progress(f"{found.summary()} ({bucket})")
     progress(f"scoring candidates of {found.active_users:,} users ({bucket})")
     scoring = score_files(
-        ranker, space.path("users"), space.path("items"), space.path("pairs"), space.folder("scores")
+        ranker,
+        space.path("users"),
+        space.path("items"),
+        space.path("pairs"),
+        space.folder("scores"),
+        carry=("reason", "category_id"),
     )
     progress(f"scored {scoring.pairs:,} pairs at {scoring.pairs_per_second:,.0f}/s ({bucket})")
-    scored = space.materialize(
-        spark.read.parquet(str(space.path("scores")))
-        .join(found.pairs.select("user_id", "item_id", "reason"), ["user_id", "item_id"])
-        .join(found.items.select("item_id", "category_id"), "item_id"),
-        "scored",
-    )
+    scored = spark.read.parquet(str(space.path("scores")))
     ranked = top_k(scored, config.k, config.category_cap).select(
         "user_id", "rank", "item_id", "score", F.lit(version).alias("model_version"), "reason"
     )

@@ -13,11 +13,13 @@ seed alone moves a single ranker's lists noticeably, and the mean of a few remov
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import torch
@@ -261,30 +263,60 @@ def score_files(
     items: Location,
     pairs: Location,
     out: Location,
+    carry: Sequence[str] = (),
     batch_rows: int = 65_536,
 ) -> ScoringStats:
-    """Score Parquet pairs against Parquet users/items tables; write (user_id, item_id, score) Parquet.
+    """Score Parquet pairs against Parquet users/items tables; write (user_id, item_id, score, *carry) Parquet.
 
     Memory holds the users and items tables (one row each) and one batch of pairs at a time.
+
+    Args:
+        ranker: The model.
+        users: Parquet of user_id + the user feature columns.
+        items: Parquet of item_id + the item feature columns.
+        pairs: Parquet of user_id, item_id + the pair feature columns.
+        out: Folder to write scores.parquet into.
+        carry: Columns written next to each score (so a caller needs no join back): a column of
+            `pairs` when it has one, else the pair's item's column of `items`.
+        batch_rows: Pairs scored per batch.
+
+    Raises:
+        SpecError: A carried column is in neither table.
     """
     started = time.perf_counter()
     user_table = ds.dataset(str(users), format="parquet").to_table()
     item_table = ds.dataset(str(items), format="parquet").to_table()
+    pair_data = ds.dataset(str(pairs), format="parquet")
     scorer = PairScorer(ranker, user_table, item_table)
-    wanted = ["user_id", "item_id", *(f.name for f in scorer.pair_dense)]
-    schema = pa.schema([("user_id", pa.int64()), ("item_id", pa.int64()), ("score", pa.float64())])
+    pair_schema = pair_data.schema
+    from_pairs = [c for c in carry if c in pair_schema.names]
+    unknown = [c for c in carry if c not in from_pairs and c not in item_table.column_names]
+    if unknown:
+        raise SpecError(f"cannot carry {unknown}: neither the pairs nor the items have them")
+    wanted = list(dict.fromkeys(["user_id", "item_id", *(f.name for f in scorer.pair_dense), *from_pairs]))
+    schema = pa.schema(
+        [
+            ("user_id", pa.int64()),
+            ("item_id", pa.int64()),
+            ("score", pa.float64()),
+            *((pair_schema if c in from_pairs else item_table.schema).field(c) for c in carry),
+        ]
+    )
     total = 0
     storage.make_folder(out)
     with pq.ParquetWriter(str(out / "scores.parquet"), schema) as writer:
-        for batch in ds.dataset(str(pairs), format="parquet").to_batches(
-            columns=wanted, batch_size=batch_rows
-        ):
+        for batch in pair_data.to_batches(columns=wanted, batch_size=batch_rows):
             if batch.num_rows == 0:
                 continue
             table = pa.Table.from_batches([batch])
             scores = scorer.scores(table)
+            rows = pc.index_in(table.column("item_id"), value_set=item_table.column("item_id"))
+            carried = [table.column(c) if c in from_pairs else item_table.column(c).take(rows) for c in carry]
             writer.write_table(
-                pa.table([table.column("user_id"), table.column("item_id"), pa.array(scores)], schema=schema)
+                pa.table(
+                    [table.column("user_id"), table.column("item_id"), pa.array(scores), *carried],
+                    schema=schema,
+                )
             )
             total += batch.num_rows
     return ScoringStats(total, user_table.num_rows, item_table.num_rows, time.perf_counter() - started)

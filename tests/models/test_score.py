@@ -9,12 +9,13 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
 import torch
 
 from models.dlrm import build_ranker
 from models.features import FeatureSpec, SpecError
-from models.score import PairScorer, Ranker
+from models.score import PairScorer, Ranker, score_files
 from tests.models.conftest import SMALL_MODEL, SMALL_TABLES
 from tests.models.synthetic import examples
 
@@ -95,3 +96,37 @@ def test_pair_without_a_user_row_is_named() -> None:
     missing = first_per(rows, "user_id", USER_COLUMNS).column("user_id")[0].as_py()
     with pytest.raises(SpecError, match=f"pair user_id {missing} has no row in the users table"):
         PairScorer(ranker, users, items).scores(rows.drop_columns(USER_COLUMNS + ITEM_COLUMNS))
+
+
+def test_score_files_writes_each_score_with_the_carried_pair_and_item_columns(tmp_path: Path) -> None:
+    spec = FeatureSpec(table_rows=dict(SMALL_TABLES))
+    torch.manual_seed(0)
+    ranker = Ranker((build_ranker(spec, SMALL_MODEL).eval(),), spec, SMALL_MODEL)
+    rows = examples(date(2026, 2, 1), 300, seed=4)
+    users = first_per(rows, "user_id", USER_COLUMNS)
+    items = first_per(rows, "item_id", ITEM_COLUMNS)
+    pairs = rows.drop_columns(USER_COLUMNS + ITEM_COLUMNS)
+    reasons = pa.array([f"why {i}" for i in range(len(pairs))])
+    for name, table in (
+        ("users", users),
+        ("items", items),
+        ("pairs", pairs.append_column("reason", reasons)),
+    ):
+        (tmp_path / name).mkdir()
+        pq.write_table(table, tmp_path / name / "part.parquet")
+    folders = [tmp_path / name for name in ("users", "items", "pairs")]
+    stats = score_files(ranker, *folders, tmp_path / "scores", carry=("reason", "category_id"), batch_rows=64)
+    scored = pq.read_table(tmp_path / "scores")
+    assert stats.pairs == len(pairs) and scored.column_names == [
+        "user_id",
+        "item_id",
+        "score",
+        "reason",
+        "category_id",
+    ]
+    joined = joined_rows(pairs, users, items)
+    np.testing.assert_allclose(scored["score"].to_numpy(), ranker.predict(joined), rtol=1e-5, atol=1e-6)
+    assert scored["reason"].to_pylist() == reasons.to_pylist()
+    assert scored["category_id"].to_pylist() == joined["category_id"].to_pylist()
+    with pytest.raises(SpecError, match=r"cannot carry \['colour'\]: neither the pairs nor the items"):
+        score_files(ranker, *folders, tmp_path / "again", carry=("colour",))
