@@ -21,10 +21,16 @@ if TYPE_CHECKING:
 _SAIL_ENVIRONMENT = threading.Lock()
 
 
-# Sail drops a session idle for 15 minutes ("session … is not running"); a job's long local phase (the
-# evaluation's baselines over a large history in pandas) can outlast that, and an embedded server's
-# sessions end with the process anyway. An explicit SAIL_SPARK__SESSION_TIMEOUT_SECS still wins.
-_SESSION_LIFETIME = {"SAIL_SPARK__SESSION_TIMEOUT_SECS": str(7 * 24 * 3600)}
+# shoprec's defaults for the embedded server; the same variables set explicitly still win.
+# - Sail drops a session idle for 15 minutes ("session … is not running"); a job's long local phase
+#   (the evaluation's baselines over a large history in pandas) can outlast that, and an embedded
+#   server's sessions end with the process anyway.
+# - Batches of 32,768 rows instead of Sail's 8,192: `shoprec recommend` at medium took 102-108 s
+#   instead of 107-112 s (two runs each, alternating, same peak memory within 0.5 GB).
+SERVER_DEFAULTS = {
+    "SAIL_SPARK__SESSION_TIMEOUT_SECS": str(7 * 24 * 3600),
+    "SAIL_EXECUTION__BATCH_SIZE": "32768",
+}
 
 
 def start_sail(
@@ -52,8 +58,8 @@ def start_sail(
                 "start the local one with `shoprec metastore up`, or unset SHOPREC_METASTORE_URI"
             )
     # Sail reads its configuration from the environment when the server object is created.
-    lifetime = {key: os.environ.get(key, value) for key, value in _SESSION_LIFETIME.items()}
-    with _SAIL_ENVIRONMENT, _environment({**lifetime, **sail_catalog_environment(metastore_uri)}):
+    defaults = {key: os.environ.get(key, value) for key, value in SERVER_DEFAULTS.items()}
+    with _SAIL_ENVIRONMENT, _environment({**defaults, **sail_catalog_environment(metastore_uri)}):
         server = SparkConnectServer(host, port)
     try:
         server.start(background=True)
