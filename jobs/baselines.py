@@ -45,6 +45,9 @@ CHUNK = (
     1024  # item rows per sparse product: memory follows the kept entries, not the full item x item product
 )
 LIST_COLUMNS = ["user_id", "rank", "item_id"]
+# Users whose candidate scores (item-kNN, co-occurrence) are held at once: with every evaluated
+# user's in one frame, evaluating the large demo shop peaked at 19.9 GB.
+USER_CHUNK = 10_000
 ScoreFn = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]  # (row, column, shared count) -> score
 
 
@@ -67,6 +70,17 @@ def top_lists(scores: pd.DataFrame, k: int, exclude: pd.DataFrame | None = None)
     ranked = ranked.drop_duplicates(["user_id", "item_id"])
     ranked = ranked.assign(rank=ranked.groupby("user_id").cumcount() + 1)
     return ranked[ranked["rank"] <= k][LIST_COLUMNS].reset_index(drop=True)
+
+
+def _per_user_chunk(users: np.ndarray, lists: Callable[[np.ndarray], pd.DataFrame]) -> pd.DataFrame:
+    """`lists` of consecutive chunks of USER_CHUNK users, in user order: memory follows one chunk's scores."""
+    ordered = np.unique(users)
+    chunks = [ordered[start : start + USER_CHUNK] for start in range(0, len(ordered), USER_CHUNK)]
+    return pd.concat([lists(chunk) for chunk in chunks or [ordered]], ignore_index=True)
+
+
+def _of(frame: pd.DataFrame, users: np.ndarray) -> pd.DataFrame:
+    return frame[frame["user_id"].isin(users)]
 
 
 def filled(lists: pd.DataFrame, fallback: pd.DataFrame, k: int) -> pd.DataFrame:
@@ -175,19 +189,27 @@ def item_knn_lists(
     codes, item_ids = pd.factorize(affinity["item_id"], sort=True)
     affinity = affinity.assign(item_idx=codes)
     similarity = jaccard_neighbours(affinity[["user_id", "item_idx"]])
-    mine = affinity[affinity["user_id"].isin(users)]
-    user_codes, user_ids = pd.factorize(mine["user_id"])
-    profile = sparse.csr_matrix(
-        (mine["affinity"].to_numpy(), (user_codes, mine["item_idx"].to_numpy())),
-        shape=(len(user_ids), len(item_ids)),
-    )
-    scores = (profile @ similarity).tocoo()
-    frame = pd.DataFrame(
-        {"user_id": np.asarray(user_ids)[scores.row], "item_id": item_ids[scores.col], "score": scores.data}
-    )
-    seen = mine[["user_id", "item_id"]]
-    drop = seen if exclude is None else pd.concat([seen, exclude[["user_id", "item_id"]]])
-    return top_lists(frame, k, drop)
+
+    def lists(chunk: np.ndarray) -> pd.DataFrame:
+        mine = affinity[affinity["user_id"].isin(chunk)]
+        user_codes, user_ids = pd.factorize(mine["user_id"])
+        profile = sparse.csr_matrix(
+            (mine["affinity"].to_numpy(), (user_codes, mine["item_idx"].to_numpy())),
+            shape=(len(user_ids), len(item_ids)),
+        )
+        scores = (profile @ similarity).tocoo()
+        frame = pd.DataFrame(
+            {
+                "user_id": np.asarray(user_ids)[scores.row],
+                "item_id": item_ids[scores.col],
+                "score": scores.data,
+            }
+        )
+        seen = mine[["user_id", "item_id"]]
+        drop = seen if exclude is None else pd.concat([seen, _of(exclude, chunk)[["user_id", "item_id"]]])
+        return top_lists(frame, k, drop)
+
+    return _per_user_chunk(users, lists)
 
 
 def cooccurrence_lists(
@@ -216,9 +238,13 @@ def cooccurrence_lists(
     wanted = np.unique(anchors["item_idx"].to_numpy())
     anchor, partner, score = _top_per_row(binary.T.tocsr(), binary, wanted, cosine, COOCCURRENCE_PARTNERS)
     partners = pd.DataFrame({"item_idx": anchor, "item_id": item_ids[partner], "score": score})
-    frame = anchors[["user_id", "item_idx"]].merge(partners, on="item_idx")
-    frame = frame.groupby(["user_id", "item_id"], as_index=False)["score"].max()
-    return top_lists(frame, k, exclude)
+
+    def lists(chunk: np.ndarray) -> pd.DataFrame:
+        frame = _of(anchors, chunk)[["user_id", "item_idx"]].merge(partners, on="item_idx")
+        frame = frame.groupby(["user_id", "item_id"], as_index=False)["score"].max()
+        return top_lists(frame, k, None if exclude is None else _of(exclude, chunk))
+
+    return _per_user_chunk(users, lists)
 
 
 def buy_again_lists(events: pd.DataFrame, users: np.ndarray, k: int) -> pd.DataFrame:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, timedelta
 
 import numpy as np
@@ -116,3 +117,30 @@ def test_bought_items_are_excluded_unless_repeats_are_normal() -> None:
     lenient = baselines.baseline_lists(events, D, np.array([1]), 5, repeat_purchases=True)
     assert listed(lenient["popularity"], 1)[0] == 10
     assert listed(lenient["buy_again"], 1) == [10]
+
+
+@pytest.mark.parametrize("method", [baselines.item_knn_lists, baselines.cooccurrence_lists])
+def test_lists_built_per_chunk_of_users_equal_one_pass(
+    method: Callable[..., pd.DataFrame], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = np.random.default_rng(3)
+    kinds = ["view", "click", "cart", "purchase"]
+    events = log(
+        [
+            (int(u), int(i), kinds[int(t)], int(age), f"s{u}-{age}")
+            for u, i, t, age in zip(
+                rng.integers(1, 60, 3000),
+                rng.integers(100, 160, 3000),
+                rng.integers(0, 4, 3000),
+                rng.integers(0, 20, 3000),
+                strict=True,
+            )
+        ]
+    )
+    users = np.arange(1, 60)
+    bought = events[events["event_type"] == "purchase"][["user_id", "item_id"]]
+    whole = method(events, D, users, 10, bought)
+    monkeypatch.setattr(baselines, "USER_CHUNK", 7)
+    chunked = method(events, D, users, 10, bought)
+    assert len(whole) > 400
+    pd.testing.assert_frame_equal(chunked, whole)
