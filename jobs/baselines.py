@@ -46,7 +46,7 @@ CHUNK = (
 )
 LIST_COLUMNS = ["user_id", "rank", "item_id"]
 # Users whose candidate scores (item-kNN, co-occurrence) are held at once: with every evaluated
-# user's in one frame, evaluating the large demo shop peaked at 19.9 GB.
+# user's in one frame, evaluating the large demo shop peaked at 21.8 GiB.
 USER_CHUNK = 10_000
 ScoreFn = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]  # (row, column, shared count) -> score
 
