@@ -80,6 +80,7 @@ def _per_user_chunk(users: np.ndarray, lists: Callable[[np.ndarray], pd.DataFram
 
 
 def _of(frame: pd.DataFrame, users: np.ndarray) -> pd.DataFrame:
+    """The rows of `users` (restrict once to all evaluated users, then per chunk: each scan is smaller)."""
     return frame[frame["user_id"].isin(users)]
 
 
@@ -189,9 +190,11 @@ def item_knn_lists(
     codes, item_ids = pd.factorize(affinity["item_id"], sort=True)
     affinity = affinity.assign(item_idx=codes)
     similarity = jaccard_neighbours(affinity[["user_id", "item_idx"]])
+    evaluated = _of(affinity, users)
+    exclude = None if exclude is None else _of(exclude, users)
 
     def lists(chunk: np.ndarray) -> pd.DataFrame:
-        mine = affinity[affinity["user_id"].isin(chunk)]
+        mine = _of(evaluated, chunk)
         user_codes, user_ids = pd.factorize(mine["user_id"])
         profile = sparse.csr_matrix(
             (mine["affinity"].to_numpy(), (user_codes, mine["item_idx"].to_numpy())),
@@ -238,6 +241,8 @@ def cooccurrence_lists(
     wanted = np.unique(anchors["item_idx"].to_numpy())
     anchor, partner, score = _top_per_row(binary.T.tocsr(), binary, wanted, cosine, COOCCURRENCE_PARTNERS)
     partners = pd.DataFrame({"item_idx": anchor, "item_id": item_ids[partner], "score": score})
+
+    exclude = None if exclude is None else _of(exclude, users)
 
     def lists(chunk: np.ndarray) -> pd.DataFrame:
         frame = _of(anchors, chunk)[["user_id", "item_idx"]].merge(partners, on="item_idx")

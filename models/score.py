@@ -310,8 +310,12 @@ def score_files(
                 continue
             table = pa.Table.from_batches([batch])
             scores = scorer.scores(table)
-            rows = pc.index_in(table.column("item_id"), value_set=item_table.column("item_id"))
-            carried = [table.column(c) if c in from_pairs else item_table.column(c).take(rows) for c in carry]
+            carried = [table.column(c) for c in from_pairs]
+            if len(from_pairs) < len(carry):
+                rows = pc.index_in(table.column("item_id"), value_set=item_table.column("item_id"))
+                carried = [
+                    table.column(c) if c in from_pairs else item_table.column(c).take(rows) for c in carry
+                ]
             writer.write_table(
                 pa.table(
                     [table.column("user_id"), table.column("item_id"), pa.array(scores), *carried],
