@@ -129,13 +129,80 @@ def affinities(events: pd.DataFrame, day: date) -> pd.DataFrame:
     return frame.groupby(["user_id", "item_id"], as_index=False)["affinity"].sum()
 
 
+def _position_in_row(row: np.ndarray) -> np.ndarray:
+    """Each entry's position within its run of equal `row` values (rows grouped together)."""
+    first = np.r_[0, np.flatnonzero(np.diff(row)) + 1]
+    return np.arange(len(row)) - np.repeat(first, np.diff(np.r_[first, len(row)]))
+
+
+def _near_top(local: np.ndarray, value: np.ndarray, rows: int, keep: int) -> np.ndarray:
+    """A mask of the entries that may be among their row's `keep` best (every one of them, and a few more).
+
+    One float sort on the composite key row + (1 - value / max|value|) / 4 finds each row's keep-th
+    best value; entries within 1e-9 * max|value| of it are kept too, far more than the key's rounding
+    error (under 1e-11 * max|value| for up to 10,000 rows), so no exact sort runs over the whole product.
+    """
+    scale = float(np.abs(value).max()) if len(value) else 0.0
+    order = np.argsort(local + 0.25 * (1.0 - value.astype(np.float64) / (scale or 1.0)))
+    at = order[_position_in_row(local[order]) == keep - 1]
+    cut = np.full(rows, -np.inf)
+    cut[local[at]] = value[at]
+    return value >= cut[local] - 1e-9 * scale
+
+
+def _top_k(
+    row: np.ndarray, col: np.ndarray, value: np.ndarray, rows: int, keep: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Each row's `keep` best entries by value (ties: smaller col), rows 0..rows-1, no (row, col) twice.
+
+    Returns:
+        (row, col, value, position in the row from 0) of the kept entries, by row, then best first.
+    """
+    near = _near_top(row, value, rows, keep)
+    row, col, value = row[near], col[near], value[near]
+    order = np.lexsort((col, -value, row))
+    row, col, value = row[order], col[order], value[order]
+    position = _position_in_row(row)
+    best = position < keep
+    return row[best], col[best], value[best], position[best]
+
+
+def _allowed(row: np.ndarray, col: np.ndarray, blocked: sparse.csr_matrix) -> np.ndarray:
+    """A mask of the (row, col) entries that are not stored in `blocked` (same shape)."""
+    width = blocked.shape[1]
+    stop = blocked.tocoo()
+    stop_keys = np.sort(stop.row.astype(np.int64) * width + stop.col)
+    keys = row.astype(np.int64) * width + col
+    at = np.minimum(np.searchsorted(stop_keys, keys), max(len(stop_keys) - 1, 0))
+    return stop_keys[at] != keys if len(stop_keys) else np.ones(len(keys), dtype=bool)
+
+
+def _pairs(frame: pd.DataFrame, user_ids: pd.Index, item_ids: pd.Index) -> sparse.csr_matrix:
+    """The (user_id, item_id) pairs of `frame` as a users x items pattern; unknown users or items left out."""
+    row = user_ids.get_indexer(frame["user_id"])
+    col = item_ids.get_indexer(frame["item_id"])
+    known = (row >= 0) & (col >= 0)
+    return sparse.csr_matrix(
+        (np.ones(int(known.sum()), dtype=np.float32), (row[known], col[known])),
+        shape=(len(user_ids), len(item_ids)),
+    )
+
+
+def _lists(
+    user_ids: pd.Index, item_ids: pd.Index, row: np.ndarray, col: np.ndarray, position: np.ndarray
+) -> pd.DataFrame:
+    return pd.DataFrame(
+        {"user_id": np.asarray(user_ids)[row], "rank": position + 1, "item_id": np.asarray(item_ids)[col]}
+    )
+
+
 def _top_per_row(
     left: sparse.csr_matrix, right: sparse.csr_matrix, rows: np.ndarray, score: ScoreFn, keep: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For each of `rows`, its `keep` best columns of (left[rows] @ right) by `score`, the diagonal left out.
 
     Computed CHUNK rows at a time, so memory follows the kept entries, not the full product (head
-    items co-occur with almost everything).
+    items co-occur with almost everything). Only the entries near each row's cut are sorted exactly.
 
     Returns:
         (row, column, score) arrays, best first within a row (ties: smaller column).
@@ -143,16 +210,13 @@ def _top_per_row(
     found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     for start in range(0, len(rows), CHUNK):
         chunk = rows[start : start + CHUNK]
-        product = (left[chunk] @ right).tocoo()
-        row, col = chunk[product.row], product.col
+        product = left[chunk] @ right
+        local = np.repeat(np.arange(len(chunk)), np.diff(product.indptr))
+        row, col = chunk[local], product.indices
         off = row != col
-        row, col, value = row[off], col[off], score(row[off], col[off], product.data[off])
-        order = np.lexsort((col, -value, row))
-        row, col, value = row[order], col[order], value[order]
-        first = np.r_[0, np.flatnonzero(np.diff(row)) + 1]
-        position = np.arange(len(row)) - np.repeat(first, np.diff(np.r_[first, len(row)]))
-        best = position < keep
-        found.append((row[best], col[best], value[best]))
+        local, row, col = local[off], row[off], col[off]
+        local, col, value, _ = _top_k(local, col, score(row, col, product.data[off]), len(chunk), keep)
+        found.append((chunk[local], col, value))
     if not found:
         empty = np.array([], dtype=np.int64)
         return empty, empty, np.array([], dtype=np.float64)
@@ -195,22 +259,19 @@ def item_knn_lists(
 
     def lists(chunk: np.ndarray) -> pd.DataFrame:
         mine = _of(evaluated, chunk)
-        user_codes, user_ids = pd.factorize(mine["user_id"])
+        user_codes, user_ids = pd.factorize(mine["user_id"], sort=True)
         profile = sparse.csr_matrix(
             (mine["affinity"].to_numpy(), (user_codes, mine["item_idx"].to_numpy())),
             shape=(len(user_ids), len(item_ids)),
         )
-        scores = (profile @ similarity).tocoo()
-        frame = pd.DataFrame(
-            {
-                "user_id": np.asarray(user_ids)[scores.row],
-                "item_id": item_ids[scores.col],
-                "score": scores.data,
-            }
+        scores = profile @ similarity
+        row = np.repeat(np.arange(len(user_ids)), np.diff(scores.indptr))
+        blocked = profile if exclude is None else profile + _pairs(_of(exclude, chunk), user_ids, item_ids)
+        fresh = _allowed(row, scores.indices, blocked)
+        row, col, _, position = _top_k(
+            row[fresh], scores.indices[fresh], scores.data[fresh], len(user_ids), k
         )
-        seen = mine[["user_id", "item_id"]]
-        drop = seen if exclude is None else pd.concat([seen, _of(exclude, chunk)[["user_id", "item_id"]]])
-        return top_lists(frame, k, drop)
+        return _lists(user_ids, item_ids, row, col, position)
 
     return _per_user_chunk(users, lists)
 
@@ -240,14 +301,29 @@ def cooccurrence_lists(
 
     wanted = np.unique(anchors["item_idx"].to_numpy())
     anchor, partner, score = _top_per_row(binary.T.tocsr(), binary, wanted, cosine, COOCCURRENCE_PARTNERS)
-    partners = pd.DataFrame({"item_idx": anchor, "item_id": item_ids[partner], "score": score})
-
+    # anchor a's partners are entries first[a]..first[a + 1] - 1 (the partners come by anchor)
+    first = np.searchsorted(anchor, np.arange(len(item_ids) + 1))
     exclude = None if exclude is None else _of(exclude, users)
 
     def lists(chunk: np.ndarray) -> pd.DataFrame:
-        frame = _of(anchors, chunk)[["user_id", "item_idx"]].merge(partners, on="item_idx")
-        frame = frame.groupby(["user_id", "item_id"], as_index=False)["score"].max()
-        return top_lists(frame, k, None if exclude is None else _of(exclude, chunk))
+        mine = _of(anchors, chunk)
+        user_codes, user_ids = pd.factorize(mine["user_id"], sort=True)
+        starts = first[mine["item_idx"].to_numpy()]
+        counts = first[mine["item_idx"].to_numpy() + 1] - starts
+        row = np.repeat(user_codes, counts)
+        at = np.repeat(starts, counts) + _position_in_row(np.repeat(np.arange(len(mine)), counts))
+        # an item reached from several anchors keeps its best score
+        keys = row.astype(np.int64) * len(item_ids) + partner[at]
+        order = np.argsort(keys)
+        keys, value = keys[order], score[at][order]
+        group = np.r_[0, np.flatnonzero(np.diff(keys)) + 1] if len(keys) else np.array([], dtype=np.int64)
+        row, col = np.divmod(keys[group], len(item_ids))
+        value = np.maximum.reduceat(value, group) if len(group) else value
+        if exclude is not None:
+            fresh = _allowed(row, col, _pairs(_of(exclude, chunk), user_ids, item_ids))
+            row, col, value = row[fresh], col[fresh], value[fresh]
+        row, col, _, position = _top_k(row, col, value, len(user_ids), k)
+        return _lists(user_ids, item_ids, row, col, position)
 
     return _per_user_chunk(users, lists)
 

@@ -119,24 +119,72 @@ def test_bought_items_are_excluded_unless_repeats_are_normal() -> None:
     assert listed(lenient["buy_again"], 1) == [10]
 
 
-@pytest.mark.parametrize("method", [baselines.item_knn_lists, baselines.cooccurrence_lists])
-def test_lists_built_per_chunk_of_users_equal_one_pass(
-    method: Callable[..., pd.DataFrame], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    rng = np.random.default_rng(3)
+def random_log(seed: int, rows: int = 3000) -> pd.DataFrame:
+    """Users 1..59 with items 100..159 over 20 days: small counts, so many scores tie."""
+    rng = np.random.default_rng(seed)
     kinds = ["view", "click", "cart", "purchase"]
-    events = log(
+    return log(
         [
             (int(u), int(i), kinds[int(t)], int(age), f"s{u}-{age}")
             for u, i, t, age in zip(
-                rng.integers(1, 60, 3000),
-                rng.integers(100, 160, 3000),
-                rng.integers(0, 4, 3000),
-                rng.integers(0, 20, 3000),
+                rng.integers(1, 60, rows),
+                rng.integers(100, 160, rows),
+                rng.integers(0, 4, rows),
+                rng.integers(0, 20, rows),
                 strict=True,
             )
         ]
     )
+
+
+def dense_top(scores: np.ndarray, keep: int) -> set[tuple[int, int]]:
+    """(row, col) of each row's `keep` best positive entries (ties: smaller col), by a plain sort."""
+    kept = set()
+    for row, values in enumerate(scores):
+        cols = [c for c in np.lexsort((np.arange(len(values)), -values)) if values[c] > 0]
+        kept |= {(row, int(c)) for c in cols[:keep]}
+    return kept
+
+
+def test_jaccard_neighbours_keep_the_best_of_each_row_with_ties_to_the_smaller_item() -> None:
+    pairs = random_log(5, 600)[["user_id", "item_id"]].drop_duplicates()
+    pairs = pairs.assign(item_idx=pairs["item_id"] - 100)
+    binary = pd.crosstab(pairs["user_id"], pairs["item_idx"]).clip(upper=1).to_numpy(dtype=float)
+    both = binary.T @ binary
+    per_item = binary.sum(axis=0)
+    jaccard = both / (per_item[:, None] + per_item[None, :] - both)
+    np.fill_diagonal(jaccard, 0.0)
+    found = baselines.jaccard_neighbours(pairs, neighbours=5).tocoo()
+    assert set(zip(found.row.tolist(), found.col.tolist(), strict=True)) == dense_top(jaccard, 5)
+    np.testing.assert_allclose(found.data, jaccard[found.row, found.col], rtol=1e-6)
+
+
+def test_lists_equal_a_plain_sort_of_every_score() -> None:
+    events = random_log(7)
+    users = np.arange(1, 60)
+    bought = events[events["event_type"] == "purchase"][["user_id", "item_id"]]
+    affinity = baselines.affinities(events, D)
+    affinity = affinity.assign(item_idx=affinity["item_id"] - 100)
+    similarity = baselines.jaccard_neighbours(affinity[["user_id", "item_idx"]]).toarray()
+    profile = affinity.pivot_table(index="user_id", columns="item_idx", values="affinity", fill_value=0.0)
+    scores = profile.to_numpy() @ similarity
+    frame = pd.DataFrame(
+        {
+            "user_id": np.repeat(profile.index.to_numpy(), scores.shape[1]),
+            "item_id": np.tile(np.arange(scores.shape[1]) + 100, len(profile)),
+            "score": scores.ravel(),
+        }
+    )
+    seen = affinity[["user_id", "item_id"]]
+    expected = baselines.top_lists(frame[frame["score"] > 0], 10, pd.concat([seen, bought]))
+    pd.testing.assert_frame_equal(baselines.item_knn_lists(events, D, users, 10, bought), expected)
+
+
+@pytest.mark.parametrize("method", [baselines.item_knn_lists, baselines.cooccurrence_lists])
+def test_lists_built_per_chunk_of_users_equal_one_pass(
+    method: Callable[..., pd.DataFrame], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events = random_log(3)
     users = np.arange(1, 60)
     bought = events[events["event_type"] == "purchase"][["user_id", "item_id"]]
     whole = method(events, D, users, 10, bought)
