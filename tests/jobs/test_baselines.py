@@ -180,6 +180,30 @@ def test_lists_equal_a_plain_sort_of_every_score() -> None:
     pd.testing.assert_frame_equal(baselines.item_knn_lists(events, D, users, 10, bought), expected)
 
 
+def test_cooccurrence_lists_equal_a_plain_sort_of_every_partner() -> None:
+    events = random_log(11)
+    users = np.arange(1, 60)
+    bought = events[events["event_type"] == "purchase"][["user_id", "item_id"]]
+    sessions = events[["session_id", "item_id"]].drop_duplicates()  # all 20 days lie in the 30-day window
+    binary = pd.crosstab(sessions["session_id"], sessions["item_id"]).clip(upper=1).astype(np.float32)
+    items = binary.columns.to_numpy()
+    both = binary.to_numpy().T @ binary.to_numpy()
+    per_item = binary.to_numpy().sum(axis=0)
+    cosine = both / np.sqrt(per_item[:, None] * per_item[None, :])
+    np.fill_diagonal(cosine, 0.0)
+    partners = pd.DataFrame(
+        [
+            {"anchor": items[a], "item_id": items[p], "score": cosine[a, p]}
+            for a, p in sorted(dense_top(cosine, baselines.COOCCURRENCE_PARTNERS))
+        ]
+    )
+    anchors = baselines._since(events, D, baselines.ANCHOR_DAYS)[["user_id", "item_id"]].drop_duplicates()
+    reached = anchors.rename(columns={"item_id": "anchor"}).merge(partners, on="anchor")
+    best = reached.groupby(["user_id", "item_id"], as_index=False)["score"].max()
+    expected = baselines.top_lists(best, 10, bought)
+    pd.testing.assert_frame_equal(baselines.cooccurrence_lists(events, D, users, 10, bought), expected)
+
+
 @pytest.mark.parametrize("method", [baselines.item_knn_lists, baselines.cooccurrence_lists])
 def test_lists_built_per_chunk_of_users_equal_one_pass(
     method: Callable[..., pd.DataFrame], monkeypatch: pytest.MonkeyPatch
