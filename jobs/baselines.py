@@ -173,8 +173,9 @@ def _allowed(row: np.ndarray, col: np.ndarray, blocked: sparse.csr_matrix) -> np
     stop = blocked.tocoo()
     stop_keys = np.sort(stop.row.astype(np.int64) * width + stop.col)
     keys = row.astype(np.int64) * width + col
-    at = np.minimum(np.searchsorted(stop_keys, keys), max(len(stop_keys) - 1, 0))
-    return stop_keys[at] != keys if len(stop_keys) else np.ones(len(keys), dtype=bool)
+    if len(stop_keys) == 0:
+        return np.ones(len(keys), dtype=bool)
+    return stop_keys[np.searchsorted(stop_keys, keys).clip(max=len(stop_keys) - 1)] != keys
 
 
 def _pairs(frame: pd.DataFrame, user_ids: pd.Index, item_ids: pd.Index) -> sparse.csr_matrix:
