@@ -26,8 +26,11 @@ purchases are allowed, no method lists an item the user bought in the `BOUGHT_DA
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -49,6 +52,8 @@ LIST_COLUMNS = ["user_id", "rank", "item_id"]
 # user's in one frame, evaluating the large demo shop peaked at 21.8 GiB.
 USER_CHUNK = 10_000
 ScoreFn = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]  # (row, column, shared count) -> score
+Part = TypeVar("Part")
+Result = TypeVar("Result")
 
 
 def _since(events: pd.DataFrame, day: date, days: int) -> pd.DataFrame:
@@ -72,11 +77,21 @@ def top_lists(scores: pd.DataFrame, k: int, exclude: pd.DataFrame | None = None)
     return ranked[ranked["rank"] <= k][LIST_COLUMNS].reset_index(drop=True)
 
 
+def _on_every_cpu(compute: Callable[[Part], Result], parts: Iterable[Part]) -> list[Result]:
+    """compute(part) for each part, in order, one part per CPU at a time.
+
+    Threads suffice: the sparse products, sorts and searches that take the time release the GIL.
+    Memory follows the parts in flight, one per CPU.
+    """
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        return list(pool.map(compute, parts))
+
+
 def _per_user_chunk(users: np.ndarray, lists: Callable[[np.ndarray], pd.DataFrame]) -> pd.DataFrame:
-    """`lists` of consecutive chunks of USER_CHUNK users, in user order: memory follows one chunk's scores."""
+    """`lists` of consecutive chunks of USER_CHUNK users, in user order: memory follows the chunks in flight."""
     ordered = np.unique(users)
     chunks = [ordered[start : start + USER_CHUNK] for start in range(0, len(ordered), USER_CHUNK)]
-    return pd.concat([lists(chunk) for chunk in chunks or [ordered]], ignore_index=True)
+    return pd.concat(_on_every_cpu(lists, chunks or [ordered]), ignore_index=True)
 
 
 def _of(frame: pd.DataFrame, users: np.ndarray) -> pd.DataFrame:
@@ -202,22 +217,24 @@ def _top_per_row(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For each of `rows`, its `keep` best columns of (left[rows] @ right) by `score`, the diagonal left out.
 
-    Computed CHUNK rows at a time, so memory follows the kept entries, not the full product (head
-    items co-occur with almost everything). Only the entries near each row's cut are sorted exactly.
+    Computed CHUNK rows at a time (one chunk per CPU), so memory follows the kept entries, not the
+    full product (head items co-occur with almost everything). Only the entries near each row's cut
+    are sorted exactly.
 
     Returns:
         (row, column, score) arrays, best first within a row (ties: smaller column).
     """
-    found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-    for start in range(0, len(rows), CHUNK):
-        chunk = rows[start : start + CHUNK]
+
+    def top(chunk: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         product = left[chunk] @ right
         local = np.repeat(np.arange(len(chunk)), np.diff(product.indptr))
         row, col = chunk[local], product.indices
         off = row != col
         local, row, col = local[off], row[off], col[off]
         local, col, value, _ = _top_k(local, col, score(row, col, product.data[off]), len(chunk), keep)
-        found.append((chunk[local], col, value))
+        return chunk[local], col, value
+
+    found = _on_every_cpu(top, (rows[start : start + CHUNK] for start in range(0, len(rows), CHUNK)))
     if not found:
         empty = np.array([], dtype=np.int64)
         return empty, empty, np.array([], dtype=np.float64)
@@ -281,14 +298,16 @@ def cooccurrence_lists(
     events: pd.DataFrame, day: date, users: np.ndarray, k: int, exclude: pd.DataFrame | None = None
 ) -> pd.DataFrame:
     """Session co-occurrence partners of each user's last-7-day items (see the module docstring)."""
-    window = _since(events, day, COOCCURRENCE_DAYS)
-    sessions = window[["session_id", "item_id"]].dropna().drop_duplicates()
-    session_codes = pd.factorize(sessions["session_id"])[0]
-    item_codes, item_ids = pd.factorize(sessions["item_id"], sort=True)
+    window = _since(events, day, COOCCURRENCE_DAYS)[["session_id", "item_id"]].dropna()
+    item_codes, item_ids = pd.factorize(window["item_id"], sort=True)
     if len(item_ids) == 0:
         return pd.DataFrame(columns=LIST_COLUMNS, dtype="int64")
+    # each (session, item) once: one hash of the session ids, then a sort of integer keys
+    in_session = np.sort(pd.factorize(window["session_id"])[0].astype(np.int64) * len(item_ids) + item_codes)
+    in_session = in_session[np.r_[True, np.diff(in_session) != 0]]
+    session_codes, item_codes = np.divmod(in_session, len(item_ids))
     binary = sparse.csr_matrix(
-        (np.ones(len(sessions), dtype=np.float32), (session_codes, item_codes)),
+        (np.ones(len(in_session), dtype=np.float32), (session_codes, item_codes)),
         shape=(session_codes.max() + 1, len(item_ids)),
     )
     per_item = np.asarray(binary.sum(axis=0)).ravel()

@@ -146,7 +146,11 @@ def dense_top(scores: np.ndarray, keep: int) -> set[tuple[int, int]]:
     return kept
 
 
-def test_jaccard_neighbours_keep_the_best_of_each_row_with_ties_to_the_smaller_item() -> None:
+@pytest.mark.parametrize("chunk", [baselines.CHUNK, 7])  # 7: many item chunks, computed concurrently
+def test_jaccard_neighbours_keep_the_best_of_each_row_with_ties_to_the_smaller_item(
+    chunk: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(baselines, "CHUNK", chunk)
     pairs = random_log(5, 600)[["user_id", "item_id"]].drop_duplicates()
     pairs = pairs.assign(item_idx=pairs["item_id"] - 100)
     binary = pd.crosstab(pairs["user_id"], pairs["item_idx"]).clip(upper=1).to_numpy(dtype=float)
@@ -205,7 +209,7 @@ def test_cooccurrence_lists_equal_a_plain_sort_of_every_partner() -> None:
 
 
 @pytest.mark.parametrize("method", [baselines.item_knn_lists, baselines.cooccurrence_lists])
-def test_lists_built_per_chunk_of_users_equal_one_pass(
+def test_lists_built_per_chunk_of_users_and_items_equal_one_pass(
     method: Callable[..., pd.DataFrame], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     events = random_log(3)
@@ -213,6 +217,7 @@ def test_lists_built_per_chunk_of_users_equal_one_pass(
     bought = events[events["event_type"] == "purchase"][["user_id", "item_id"]]
     whole = method(events, D, users, 10, bought)
     monkeypatch.setattr(baselines, "USER_CHUNK", 7)
+    monkeypatch.setattr(baselines, "CHUNK", 7)
     chunked = method(events, D, users, 10, bought)
     assert len(whole) > 400
     pd.testing.assert_frame_equal(chunked, whole)
