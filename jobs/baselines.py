@@ -109,11 +109,19 @@ def filled(lists: pd.DataFrame, fallback: pd.DataFrame, k: int) -> pd.DataFrame:
 def popularity_ranking(events: pd.DataFrame, day: date, days: int) -> np.ndarray:
     """Item ids by distinct users in the `days` days up to D, then weighted events, then item_id."""
     window = _since(events, day, days)
-    stats = (
-        window.assign(_w=_weights(window))
-        .groupby("item_id")
-        .agg(users=("user_id", "nunique"), weight=("_w", "sum"))
-        .reset_index()
+    item_codes, item_ids = pd.factorize(window["item_id"])
+    user_codes = pd.factorize(window["user_id"])[0].astype(np.int64)
+    users = int(user_codes.max()) + 1 if len(user_codes) else 1
+    # distinct users per item: a sort of integer (item, user) keys, where a grouped nunique hashes every row
+    pairs = np.sort(item_codes.astype(np.int64) * users + user_codes)
+    distinct = pairs[np.r_[True, np.diff(pairs) != 0]] // users if len(pairs) else pairs
+    stats = pd.DataFrame(
+        {
+            "item_id": item_ids,
+            "users": np.bincount(distinct, minlength=len(item_ids)),
+            # the weights are whole numbers, so their sum is exact in any order
+            "weight": np.bincount(item_codes, weights=_weights(window), minlength=len(item_ids)),
+        }
     )
     ordered = stats.sort_values(["users", "weight", "item_id"], ascending=[False, False, True])
     return ordered["item_id"].to_numpy()
