@@ -81,17 +81,21 @@ def _on_every_cpu(compute: Callable[[Part], Result], parts: Iterable[Part]) -> l
     """compute(part) for each part, in order, one part per CPU at a time.
 
     Threads suffice: the sparse products, sorts and searches that take the time release the GIL.
-    Memory follows the parts in flight, one per CPU.
+    Memory follows the parts in flight, one per CPU. `compute` must use NumPy and SciPy only.
     """
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         return list(pool.map(compute, parts))
 
 
 def _per_user_chunk(users: np.ndarray, lists: Callable[[np.ndarray], pd.DataFrame]) -> pd.DataFrame:
-    """`lists` of consecutive chunks of USER_CHUNK users, in user order: memory follows the chunks in flight."""
+    """`lists` of consecutive chunks of USER_CHUNK users, in user order: memory follows one chunk's scores.
+
+    One chunk at a time: `lists` works with pandas, which is not safe to share between threads (an
+    Index's lazily built lookup table, looked up from two threads, took a unique Index for a duplicated one).
+    """
     ordered = np.unique(users)
     chunks = [ordered[start : start + USER_CHUNK] for start in range(0, len(ordered), USER_CHUNK)]
-    return pd.concat(_on_every_cpu(lists, chunks or [ordered]), ignore_index=True)
+    return pd.concat([lists(chunk) for chunk in chunks or [ordered]], ignore_index=True)
 
 
 def _of(frame: pd.DataFrame, users: np.ndarray) -> pd.DataFrame:
