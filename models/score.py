@@ -19,7 +19,6 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import torch
@@ -34,6 +33,10 @@ from shoprec.storage import Location
 WEIGHTS = "model.pt"
 SPEC = "spec.json"
 CONFIG = "model_config.json"
+# `_RowIndex` uses a lookup array (4 bytes a slot) while the ids span at most this many slots per
+# id, or at most the minimum (64 MB: a bucket's users are a sparse slice of the shop's ids)
+_LOOKUP_SPAN_PER_ID = 8
+_LOOKUP_MIN_SPAN = 1 << 24
 
 
 @dataclass
@@ -128,65 +131,53 @@ class PairScorer:
         spec = ranker.spec
         self.pair_dense = [f for f in spec.dense if f.name not in users.column_names + items.column_names]
         self._owner = {f.name: _owner(f.name, users, items) for f in spec.dense}
-        self._user_ids, self._user_dense, user_order = self._dense_side(users, "user_id", "users")
-        self._item_ids, self._item_dense, item_order = self._dense_side(items, "item_id", "items")
-        # where each owner's columns go in the model's dense and sparse inputs, so a batch is built
-        # by three gathers into preallocated tensors instead of column by column
+        self._rows = {
+            "users": _RowIndex(users.column("user_id").to_numpy(), "user_id", "users"),
+            "items": _RowIndex(items.column("item_id").to_numpy(), "item_id", "items"),
+        }
+        self._dense = {
+            owner: torch.from_numpy(
+                dense_matrix(table, [f for f in spec.dense if self._owner[f.name] == owner])
+            )
+            for owner, table in (("users", users), ("items", items))
+        }
+        # where each owner's columns go in the model's dense input, so a batch is built by three
+        # gathers into one preallocated tensor instead of column by column
         self._dense_slots = {
             owner: _slot([k for k, f in enumerate(spec.dense) if self._owner[f.name] == owner])
             for owner in ("users", "items", "pairs")
         }
         order = list(ranker.models[0].sparse_arch.sparse_feature_names)
         user_features = {f.name for f in spec.sparse if all(c in users.column_names for c in f.columns)}
-        self._sparse_slots = {
-            "users": _slot([k for k, name in enumerate(order) if name in user_features]),
-            "items": _slot([k for k, name in enumerate(order) if name not in user_features]),
-        }
-        dim = ranker.config.embedding_dim
-        self._pooled = [
-            (
-                _stacked(
-                    _pooled(model, spec, users, user_order),
-                    [n for n in order if n in user_features],
-                    len(users),
-                    dim,
-                ),
-                _stacked(
-                    _pooled(model, spec, items, item_order),
-                    [n for n in order if n not in user_features],
-                    len(items),
-                    dim,
-                ),
+        # per member, each sparse feature in the model's order: its owner and the owner's pooled
+        # embeddings [rows, dim] (one contiguous gather per feature and batch)
+        self._pooled = []
+        for model in ranker.models:
+            pooled = {**_pooled(model, spec, users), **_pooled(model, spec, items)}
+            self._pooled.append(
+                [("users" if name in user_features else "items", pooled[name]) for name in order]
             )
-            for model in ranker.models
-        ]
 
-    def _dense_side(
-        self, table: pa.Table, key: str, owner: str
-    ) -> tuple[np.ndarray, torch.Tensor, torch.Tensor]:
-        """One side's ids sorted, its normalised dense columns in that order, and the order."""
-        dense = dense_matrix(table, [f for f in self.ranker.spec.dense if self._owner[f.name] == owner])
-        ids = table.column(key).to_numpy()
-        order = np.argsort(ids, kind="stable")
-        return ids[order], torch.from_numpy(dense[order]), torch.from_numpy(order)
+    def item_rows(self, item_ids: np.ndarray) -> np.ndarray:
+        """Row of each of `item_ids` in the items table the scorer was built with."""
+        return self._rows["items"].rows(item_ids)
 
     def scores(self, pairs: pa.Table) -> np.ndarray:
         """Probabilities [B] for pairs (user_id, item_id and the pair-level columns): the members' mean."""
-        users = _positions(self._user_ids, pairs.column("user_id").to_numpy(), "user_id", "users")
-        items = _positions(self._item_ids, pairs.column("item_id").to_numpy(), "item_id", "items")
+        rows = {
+            "users": torch.from_numpy(self._rows["users"].rows(pairs.column("user_id").to_numpy())),
+            "items": torch.from_numpy(self.item_rows(pairs.column("item_id").to_numpy())),
+        }
         pair_dense = torch.from_numpy(dense_matrix(pairs, self.pair_dense))
-        dense = torch.empty((len(users), len(self.ranker.spec.dense)), dtype=self._user_dense.dtype)
-        dense[:, self._dense_slots["users"]] = self._user_dense[users]
-        dense[:, self._dense_slots["items"]] = self._item_dense[items]
+        dense = torch.empty((len(pairs), len(self.ranker.spec.dense)), dtype=self._dense["users"].dtype)
+        for owner in ("users", "items"):
+            dense[:, self._dense_slots[owner]] = torch.index_select(self._dense[owner], 0, rows[owner])
         dense[:, self._dense_slots["pairs"]] = pair_dense.to(dense.dtype)
-        total = torch.zeros(len(users), dtype=torch.float64)
-        for model, (user_sparse, item_sparse) in zip(self.ranker.models, self._pooled, strict=True):
-            sparse = torch.empty(
-                (len(users), user_sparse.shape[1] + item_sparse.shape[1], user_sparse.shape[-1]),
-                dtype=user_sparse.dtype,
+        total = torch.zeros(len(pairs), dtype=torch.float64)
+        for model, features in zip(self.ranker.models, self._pooled, strict=True):
+            sparse = torch.stack(
+                [torch.index_select(pooled, 0, rows[owner]) for owner, pooled in features], dim=1
             )
-            sparse[:, self._sparse_slots["users"]] = user_sparse[users]
-            sparse[:, self._sparse_slots["items"]] = item_sparse[items]
             with torch.inference_mode():
                 embedded_dense = model.dense_arch(dense)
                 logits = model.over_arch(
@@ -196,10 +187,45 @@ class PairScorer:
         return (total / len(self.ranker.models)).numpy()
 
 
-def _pooled(
-    model: nn.Module, spec: FeatureSpec, table: pa.Table, order: torch.Tensor
-) -> dict[str, torch.Tensor]:
-    """Per sparse feature `table` holds: `model`'s pooled embeddings of its rows, in `order`."""
+class _RowIndex:
+    """Row positions of ids in one table's id column.
+
+    A lookup array when the ids span at most a few times their count (ids numbered densely: one
+    memory read per id), else a binary search over the sorted ids.
+    """
+
+    def __init__(self, ids: np.ndarray, column: str, table: str) -> None:
+        self._column, self._table = column, table
+        self._low = int(ids.min()) if len(ids) else 0
+        span = int(ids.max()) - self._low + 1 if len(ids) else 0
+        self._lookup: np.ndarray | None = None
+        if span <= max(_LOOKUP_SPAN_PER_ID * len(ids), _LOOKUP_MIN_SPAN):
+            self._lookup = np.full(span, -1, dtype=np.int32)
+            self._lookup[ids - self._low] = np.arange(len(ids), dtype=np.int32)
+        else:
+            self._order = np.argsort(ids, kind="stable")
+            self._sorted = ids[self._order]
+
+    def rows(self, wanted: np.ndarray) -> np.ndarray:
+        """Row of each wanted id; an id without a row fails with its value."""
+        if self._lookup is None:
+            positions = np.minimum(np.searchsorted(self._sorted, wanted), len(self._sorted) - 1)
+            found = np.where(self._sorted[positions] == wanted, self._order[positions], -1)
+        elif len(self._lookup) == 0:
+            found = np.full(len(wanted), -1, dtype=np.int64)
+        else:
+            offsets = np.clip(wanted - self._low, 0, len(self._lookup) - 1)
+            found = np.where(offsets + self._low == wanted, self._lookup[offsets].astype(np.int64), -1)
+        missing = found < 0
+        if missing.any():
+            raise SpecError(
+                f"pair {self._column} {int(wanted[missing][0])} has no row in the {self._table} table"
+            )
+        return found
+
+
+def _pooled(model: nn.Module, spec: FeatureSpec, table: pa.Table) -> dict[str, torch.Tensor]:
+    """Per sparse feature `table` holds: `model`'s pooled embeddings of its rows [rows, dim]."""
     bags = model.sparse_arch.embedding_bag_collection.embedding_bags
     pooled = {}
     for feature in spec.sparse:
@@ -207,9 +233,7 @@ def _pooled(
             lengths, ids = sparse_ids(table, feature, spec.table_rows[feature.table])
             offsets = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)])
             with torch.inference_mode():
-                pooled[feature.name] = bags[feature.table](torch.from_numpy(ids), torch.from_numpy(offsets))[
-                    order
-                ]
+                pooled[feature.name] = bags[feature.table](torch.from_numpy(ids), torch.from_numpy(offsets))
     return pooled
 
 
@@ -220,26 +244,10 @@ def _slot(positions: list[int]) -> slice | torch.Tensor:
     return torch.tensor(positions, dtype=torch.long)
 
 
-def _stacked(pooled: dict[str, torch.Tensor], names: list[str], rows: int, dim: int) -> torch.Tensor:
-    """[rows, len(names), dim]: the pooled embeddings of `names`, in that order."""
-    if not names:
-        return torch.empty((rows, 0, dim))
-    return torch.stack([pooled[name] for name in names], dim=1)
-
-
 def _owner(column: str, users: pa.Table, items: pa.Table) -> str:
     if column in users.column_names:
         return "users"
     return "items" if column in items.column_names else "pairs"
-
-
-def _positions(sorted_ids: np.ndarray, wanted: np.ndarray, column: str, table: str) -> torch.Tensor:
-    positions = np.searchsorted(sorted_ids, wanted)
-    positions = np.minimum(positions, len(sorted_ids) - 1)
-    missing = sorted_ids[positions] != wanted
-    if missing.any():
-        raise SpecError(f"pair {column} {int(wanted[missing][0])} has no row in the {table} table")
-    return torch.from_numpy(positions)
 
 
 @dataclass(frozen=True)
@@ -312,7 +320,7 @@ def score_files(
             scores = scorer.scores(table)
             carried = [table.column(c) for c in from_pairs]
             if len(from_pairs) < len(carry):
-                rows = pc.index_in(table.column("item_id"), value_set=item_table.column("item_id"))
+                rows = scorer.item_rows(table.column("item_id").to_numpy())
                 carried = [
                     table.column(c) if c in from_pairs else item_table.column(c).take(rows) for c in carry
                 ]

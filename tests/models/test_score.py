@@ -62,6 +62,21 @@ def test_pair_scorer_equals_scoring_the_joined_rows(arch: str, members: int) -> 
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
 
 
+def test_ids_far_apart_are_found_by_search_and_score_as_the_joined_rows() -> None:
+    """Ids spanning far more than their count are looked up by binary search, not a lookup array."""
+    spec = FeatureSpec(table_rows=dict(SMALL_TABLES))
+    torch.manual_seed(0)
+    ranker = Ranker((build_ranker(spec, SMALL_MODEL).eval(),), spec, SMALL_MODEL)
+    rows = examples(date(2026, 2, 1), 300, seed=6)
+    for key in ("user_id", "item_id"):
+        rows = rows.set_column(rows.column_names.index(key), key, pc.multiply(rows.column(key), 1_000_003))
+    users = first_per(rows, "user_id", USER_COLUMNS)
+    items = first_per(rows, "item_id", ITEM_COLUMNS)
+    pairs = rows.drop_columns(USER_COLUMNS + ITEM_COLUMNS)
+    expected = ranker.predict(joined_rows(pairs, users, items))
+    np.testing.assert_allclose(PairScorer(ranker, users, items).scores(pairs), expected, rtol=1e-5, atol=1e-6)
+
+
 def test_an_ensemble_scores_the_mean_of_its_members_probabilities_and_saves_whole(tmp_path: Path) -> None:
     spec = FeatureSpec(table_rows=dict(SMALL_TABLES))
     torch.manual_seed(0)
