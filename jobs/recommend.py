@@ -6,9 +6,10 @@ candidates; the result does not depend on the count):
 
 1. `jobs.candidates` proposes items per active user (revisit, co-viewed, item-kNN, top categories,
    trending, popular) and a labelled popularity list for cold-start users.
-2. The champion ranker (or a chosen registry version) scores the bucket's candidates in this
-   process, computing each user's and item's part once (`models.score.PairScorer`), streaming
-   the scores with each pair's reason and category to scratch Parquet.
+2. The champion ranker (or a chosen registry version) scores the bucket's candidates in a
+   worker thread of this process while the engine builds the next bucket, computing each user's
+   and item's part once (`models.score.PairScorer`), streaming the scores with each pair's
+   reason and category to scratch Parquet.
 3. `top_k` keeps K per user with at most `category_cap` items of one category ahead of the rest;
    each item's best users of the bucket are kept for the audiences.
 
@@ -25,7 +26,10 @@ Then, for all buckets together:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
@@ -40,7 +44,7 @@ from shoprec.vocabulary import COLD_START_MODEL
 from shoprec_quality import validation
 
 if TYPE_CHECKING:
-    from models.score import Ranker
+    from models.score import Ranker, ScoringStats
 
 log = logging.getLogger("shoprec.recommend")
 
@@ -188,12 +192,9 @@ def run(
         shared = item_pool.item_frames(
             spark, settings, day, config.candidates.co_viewed, scratch.child("items")
         )
-        parts = [
-            _recommend_bucket(
-                spark, settings, day, config, ranker, version, bucket, shared, scratch, progress
-            )
-            for bucket in user_buckets.buckets(count)
-        ]
+        parts = _recommend_buckets(
+            spark, settings, day, config, ranker, version, count, shared, scratch, progress
+        )
         staged = _union([part.staged for part in parts]).select(
             "*", F.lit(started).alias("generated_at"), F.lit(day).alias("run_date")
         )
@@ -273,19 +274,81 @@ def _bucket_count(spark: SparkSession, settings: Settings, day: date) -> int:
     return user_buckets.bucket_count(active, settings.memory_bytes)
 
 
-def _recommend_bucket(
+def _recommend_buckets(
     spark: SparkSession,
     settings: Settings,
     day: date,
     config: RecommendConfig,
     ranker: Ranker,
     version: str,
-    bucket: user_buckets.UserBucket,
+    count: int,
     shared: item_pool.ItemFrames,
     scratch: engine.Scratch,
     progress: Callable[[str], None],
-) -> _BucketResult:
-    """Candidates, scores, top K and the partial item audiences of one user bucket."""
+) -> list[_BucketResult]:
+    """Every bucket's result, in bucket order.
+
+    The model scores one bucket in a worker thread while the engine builds the next bucket's
+    candidates and ranks the one before (a pipeline of two stages: neither fills the CPUs alone).
+    One bucket is scored at a time, so memory holds one scorer's tables next to the engine's bucket.
+    With several buckets the model gets half the CPUs' threads: on 2 cores, a second thread
+    beside the engine cost more CPU than it saved (README, performance).
+    """
+    results: list[_BucketResult] = []
+    with (
+        _model_threads(max(1, (os.cpu_count() or 2) // 2) if count > 1 else None),
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="shoprec-scoring") as model,
+    ):
+        waiting: _ScoringBucket | None = None
+        for bucket in user_buckets.buckets(count):
+            built = _build_bucket(
+                spark, settings, day, config, ranker, bucket, shared, scratch, model, progress
+            )
+            if waiting is not None:
+                results.append(_rank_bucket(spark, config, version, waiting, progress))
+            waiting = built
+        if waiting is not None:
+            results.append(_rank_bucket(spark, config, version, waiting, progress))
+    return results
+
+
+@contextmanager
+def _model_threads(threads: int | None) -> Iterator[None]:
+    """Torch's CPU threads set to `threads` (unchanged when None) until the block ends."""
+    import torch
+
+    before = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+@dataclass(frozen=True)
+class _ScoringBucket:
+    """A bucket whose candidates are built and being scored."""
+
+    bucket: user_buckets.UserBucket
+    found: candidates.Candidates
+    space: engine.Scratch
+    scoring: Future[ScoringStats]
+
+
+def _build_bucket(
+    spark: SparkSession,
+    settings: Settings,
+    day: date,
+    config: RecommendConfig,
+    ranker: Ranker,
+    bucket: user_buckets.UserBucket,
+    shared: item_pool.ItemFrames,
+    scratch: engine.Scratch,
+    model: ThreadPoolExecutor,
+    progress: Callable[[str], None],
+) -> _ScoringBucket:
+    """One bucket's candidates (engine), handed to `model` to score."""
     from models.score import score_files
 
     space = scratch.child(f"bucket_{bucket.index}")
@@ -294,7 +357,8 @@ def _recommend_bucket(
     )
     progress(f"{found.summary()} ({bucket})")
     progress(f"scoring candidates of {found.active_users:,} users ({bucket})")
-    scoring = score_files(
+    scoring = model.submit(
+        score_files,
         ranker,
         space.path("users"),
         space.path("items"),
@@ -302,19 +366,34 @@ def _recommend_bucket(
         space.folder("scores"),
         carry=("reason", "category_id"),
     )
-    progress(f"scored {scoring.pairs:,} pairs at {scoring.pairs_per_second:,.0f}/s ({bucket})")
+    return _ScoringBucket(bucket, found, space, scoring)
+
+
+def _rank_bucket(
+    spark: SparkSession,
+    config: RecommendConfig,
+    version: str,
+    waiting: _ScoringBucket,
+    progress: Callable[[str], None],
+) -> _BucketResult:
+    """Top K and the partial item audiences of a bucket, once its scores are written."""
+    scoring = waiting.scoring.result()
+    progress(f"scored {scoring.pairs:,} pairs at {scoring.pairs_per_second:,.0f}/s ({waiting.bucket})")
+    space = waiting.space
     scored = spark.read.parquet(str(space.path("scores")))
     ranked = top_k(scored, config.k, config.category_cap).select(
         "user_id", "rank", "item_id", "score", F.lit(version).alias("model_version"), "reason"
     )
-    staged = space.materialize(ranked.unionByName(cold_start_rows(found.cold_start, config.k)), "staged")
+    staged = space.materialize(
+        ranked.unionByName(cold_start_rows(waiting.found.cold_start, config.k)), "staged"
+    )
     audiences = space.materialize(item_audiences(scored, config.audience_size), "audiences")
     return _BucketResult(
         staged=staged,
         audiences=audiences,
-        merged=found.merged,
-        active_users=found.active_users,
-        cold_start_users=found.cold_start_users,
+        merged=waiting.found.merged,
+        active_users=waiting.found.active_users,
+        cold_start_users=waiting.found.cold_start_users,
         pairs=scoring.pairs,
         rows=staged.count(),
         scoring_seconds=scoring.seconds,

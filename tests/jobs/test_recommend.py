@@ -237,9 +237,11 @@ def test_user_buckets_publish_exactly_the_unbucketed_tables(
         ]
 
     unbucketed = snapshot()
-    bucketed_run = recommend.run(
+    threads = torch.get_num_threads()
+    bucketed_run = recommend.run(  # scored in a pipeline beside the engine
         lake.spark, lake.settings, FEATURES_AS_OF, recommend.RecommendConfig(k=5, buckets=3)
     )
+    assert torch.get_num_threads() == threads  # the model's threads are given back
     assert bucketed_run.buckets == 3
     assert published.buckets == 1
     for before, after in zip(unbucketed, snapshot(), strict=True):
