@@ -27,9 +27,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
@@ -294,9 +293,11 @@ def _recommend_buckets(
     With several buckets the model gets half the CPUs' threads: on 2 cores, a second thread
     beside the engine cost more CPU than it saved (README, performance).
     """
+    from models.score import torch_threads
+
     results: list[_BucketResult] = []
     with (
-        _model_threads(max(1, (os.cpu_count() or 2) // 2) if count > 1 else None),
+        torch_threads(max(1, (os.cpu_count() or 2) // 2) if count > 1 else None),
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="shoprec-scoring") as model,
     ):
         waiting: _ScoringBucket | None = None
@@ -310,20 +311,6 @@ def _recommend_buckets(
         if waiting is not None:
             results.append(_rank_bucket(spark, config, version, waiting, progress))
     return results
-
-
-@contextmanager
-def _model_threads(threads: int | None) -> Iterator[None]:
-    """Torch's CPU threads set to `threads` (unchanged when None) until the block ends."""
-    import torch
-
-    before = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 @dataclass(frozen=True)

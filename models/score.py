@@ -13,7 +13,8 @@ seed alone moves a single ranker's lists noticeably, and the mean of a few remov
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -248,6 +249,18 @@ def _owner(column: str, users: pa.Table, items: pa.Table) -> str:
     if column in users.column_names:
         return "users"
     return "items" if column in items.column_names else "pairs"
+
+
+@contextmanager
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """Torch's CPU threads (process-wide) set to `threads`, unchanged when None, until the block ends."""
+    before = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 @dataclass(frozen=True)
