@@ -54,6 +54,7 @@ USER_CHUNK = 10_000
 ScoreFn = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]  # (row, column, shared count) -> score
 Part = TypeVar("Part")
 Result = TypeVar("Result")
+Picked = tuple[np.ndarray, np.ndarray, np.ndarray]  # (row, column, position in the row from 0)
 
 
 def _since(events: pd.DataFrame, day: date, days: int) -> pd.DataFrame:
@@ -87,20 +88,24 @@ def _on_every_cpu(compute: Callable[[Part], Result], parts: Iterable[Part]) -> l
         return list(pool.map(compute, parts))
 
 
-def _per_user_chunk(users: np.ndarray, lists: Callable[[np.ndarray], pd.DataFrame]) -> pd.DataFrame:
-    """`lists` of consecutive chunks of USER_CHUNK users, in user order: memory follows one chunk's scores.
+def _per_user_chunk(users: np.ndarray, item_ids: pd.Index, top: Callable[[slice], Picked]) -> pd.DataFrame:
+    """The lists `top` picks for consecutive slices of USER_CHUNK of `users` (ascending), one per CPU.
 
-    One chunk at a time: `lists` works with pandas, which is not safe to share between threads (an
-    Index's lazily built lookup table, looked up from two threads, took a unique Index for a duplicated one).
+    Memory follows the chunks in flight, one per CPU. `top(rows)` gets the slice of `users` it lists
+    for and returns (row into `users`, item code, position from 0), by row, best first; it must use
+    NumPy and SciPy only (see `_on_every_cpu`).
     """
-    ordered = np.unique(users)
-    chunks = [ordered[start : start + USER_CHUNK] for start in range(0, len(ordered), USER_CHUNK)]
-    return pd.concat([lists(chunk) for chunk in chunks or [ordered]], ignore_index=True)
+    chunks = [slice(start, start + USER_CHUNK) for start in range(0, len(users), USER_CHUNK)]
+    picked = _on_every_cpu(top, chunks)
+    if not picked:
+        return _lists(users, item_ids, *(np.array([], dtype=np.int64),) * 3)
+    row, col, position = (np.concatenate(parts) for parts in zip(*picked, strict=True))
+    return _lists(users, item_ids, row, col, position)
 
 
-def _of(frame: pd.DataFrame, users: np.ndarray) -> pd.DataFrame:
-    """The rows of `users` (restrict once to all evaluated users, then per chunk: each scan is smaller)."""
-    return frame[frame["user_id"].isin(users)]
+def _user_rows(users: np.ndarray, frame: pd.DataFrame) -> np.ndarray:
+    """Each row's user as an index into `users` (ascending, every user of `frame` among them)."""
+    return np.searchsorted(users, frame["user_id"].to_numpy())
 
 
 def filled(lists: pd.DataFrame, fallback: pd.DataFrame, k: int) -> pd.DataFrame:
@@ -289,26 +294,24 @@ def item_knn_lists(
     codes, item_ids = pd.factorize(affinity["item_id"], sort=True)
     affinity = affinity.assign(item_idx=codes)
     similarity = jaccard_neighbours(affinity[["user_id", "item_idx"]])
-    evaluated = _of(affinity, users)
-    exclude = None if exclude is None else _of(exclude, users)
+    users = np.unique(users)
+    evaluated = affinity[affinity["user_id"].isin(users)]
+    profile = sparse.csr_matrix(
+        (evaluated["affinity"].to_numpy(), (_user_rows(users, evaluated), evaluated["item_idx"].to_numpy())),
+        shape=(len(users), len(item_ids)),
+    )
+    blocked = profile if exclude is None else profile + _pairs(exclude, pd.Index(users), item_ids)
 
-    def lists(chunk: np.ndarray) -> pd.DataFrame:
-        mine = _of(evaluated, chunk)
-        user_codes, user_ids = pd.factorize(mine["user_id"], sort=True)
-        profile = sparse.csr_matrix(
-            (mine["affinity"].to_numpy(), (user_codes, mine["item_idx"].to_numpy())),
-            shape=(len(user_ids), len(item_ids)),
-        )
-        scores = profile @ similarity
-        row = np.repeat(np.arange(len(user_ids)), np.diff(scores.indptr))
-        blocked = profile if exclude is None else profile + _pairs(_of(exclude, chunk), user_ids, item_ids)
-        fresh = _allowed(row, scores.indices, blocked)
+    def top(rows: slice) -> Picked:
+        scores = profile[rows] @ similarity
+        row = np.repeat(np.arange(scores.shape[0]), np.diff(scores.indptr))
+        fresh = _allowed(row, scores.indices, blocked[rows])
         row, col, _, position = _top_k(
-            row[fresh], scores.indices[fresh], scores.data[fresh], len(user_ids), k
+            row[fresh], scores.indices[fresh], scores.data[fresh], scores.shape[0], k
         )
-        return _lists(user_ids, item_ids, row, col, position)
+        return row + rows.start, col, position
 
-    return _per_user_chunk(users, lists)
+    return _per_user_chunk(users, item_ids, top)
 
 
 def cooccurrence_lists(
@@ -341,15 +344,18 @@ def cooccurrence_lists(
     anchor, partner, score = _top_per_row(binary.T.tocsr(), binary, wanted, cosine, COOCCURRENCE_PARTNERS)
     # anchor a's partners are entries first[a]..first[a + 1] - 1 (the partners come by anchor)
     first = np.searchsorted(anchor, np.arange(len(item_ids) + 1))
-    exclude = None if exclude is None else _of(exclude, users)
+    users = np.unique(users)
+    anchor_row = _user_rows(users, anchors)
+    by_user = np.argsort(anchor_row, kind="stable")
+    anchor_row, anchor_item = anchor_row[by_user], anchors["item_idx"].to_numpy()[by_user]
+    blocked = None if exclude is None else _pairs(exclude, pd.Index(users), item_ids)
 
-    def lists(chunk: np.ndarray) -> pd.DataFrame:
-        mine = _of(anchors, chunk)
-        user_codes, user_ids = pd.factorize(mine["user_id"], sort=True)
-        starts = first[mine["item_idx"].to_numpy()]
-        counts = first[mine["item_idx"].to_numpy() + 1] - starts
-        row = np.repeat(user_codes, counts)
-        at = np.repeat(starts, counts) + _position_in_row(np.repeat(np.arange(len(mine)), counts))
+    def top(rows: slice) -> Picked:
+        mine = slice(*np.searchsorted(anchor_row, [rows.start, rows.stop]))
+        starts = first[anchor_item[mine]]
+        counts = first[anchor_item[mine] + 1] - starts
+        row = np.repeat(anchor_row[mine] - rows.start, counts)
+        at = np.repeat(starts, counts) + _position_in_row(np.repeat(np.arange(len(starts)), counts))
         # an item reached from several anchors keeps its best score
         keys = row.astype(np.int64) * len(item_ids) + partner[at]
         order = np.argsort(keys)
@@ -357,13 +363,13 @@ def cooccurrence_lists(
         group = np.r_[0, np.flatnonzero(np.diff(keys)) + 1] if len(keys) else np.array([], dtype=np.int64)
         row, col = np.divmod(keys[group], len(item_ids))
         value = np.maximum.reduceat(value, group) if len(group) else value
-        if exclude is not None:
-            fresh = _allowed(row, col, _pairs(_of(exclude, chunk), user_ids, item_ids))
+        if blocked is not None:
+            fresh = _allowed(row, col, blocked[rows])
             row, col, value = row[fresh], col[fresh], value[fresh]
-        row, col, _, position = _top_k(row, col, value, len(user_ids), k)
-        return _lists(user_ids, item_ids, row, col, position)
+        row, col, _, position = _top_k(row, col, value, min(rows.stop, len(users)) - rows.start, k)
+        return row + rows.start, col, position
 
-    return _per_user_chunk(users, lists)
+    return _per_user_chunk(users, item_ids, top)
 
 
 def buy_again_lists(events: pd.DataFrame, users: np.ndarray, k: int) -> pd.DataFrame:
