@@ -2,7 +2,8 @@
 
 They share no code with the production retrieval and ranking path (jobs/candidates.py,
 models/), so a bug there cannot flatter the comparison. Input: the clean events up to the run
-date D, as pandas (user_id, item_id, event_type, event_date[, session_id]). Output: per user a
+date D, as pandas (user_id, item_id, event_type, event_date[, session_id]), event_date as
+datetime64 (as `jobs.eval_inputs` reads it) or dates. Output: per user a
 list (user_id, rank, item_id) of at most K items, best first.
 
 - ``popularity``: the items with the most distinct users interacting in the 30 days up to D
@@ -57,9 +58,9 @@ Result = TypeVar("Result")
 Picked = tuple[np.ndarray, np.ndarray, np.ndarray]  # (row, column, position in the row from 0)
 
 
-def _since(events: pd.DataFrame, day: date, days: int) -> pd.DataFrame:
-    """Events of the `days` days up to `day` (included)."""
-    return events[events["event_date"] > day - timedelta(days=days)]
+def since(events: pd.DataFrame, day: date, days: int) -> pd.DataFrame:
+    """Events of the `days` days up to `day` (included); event_date as dates or datetime64."""
+    return events[pd.to_datetime(events["event_date"]) > pd.Timestamp(day - timedelta(days=days))]
 
 
 def _weights(events: pd.DataFrame) -> np.ndarray:
@@ -123,7 +124,7 @@ def _distinct(keys: np.ndarray) -> np.ndarray:
 
 def popularity_ranking(events: pd.DataFrame, day: date, days: int) -> np.ndarray:
     """Item ids by distinct users in the `days` days up to D, then weighted events, then item_id."""
-    window = _since(events, day, days)
+    window = since(events, day, days)
     item_codes, item_ids = pd.factorize(window["item_id"])
     user_codes = pd.factorize(window["user_id"])[0].astype(np.int64)
     users = int(user_codes.max()) + 1 if len(user_codes) else 1
@@ -318,7 +319,7 @@ def cooccurrence_lists(
     events: pd.DataFrame, day: date, users: np.ndarray, k: int, exclude: pd.DataFrame | None = None
 ) -> pd.DataFrame:
     """Session co-occurrence partners of each user's last-7-day items (see the module docstring)."""
-    window = _since(events, day, COOCCURRENCE_DAYS)[["session_id", "item_id"]].dropna()
+    window = since(events, day, COOCCURRENCE_DAYS)[["session_id", "item_id"]].dropna()
     item_codes, item_ids = pd.factorize(window["item_id"], sort=True)
     if len(item_ids) == 0:
         return pd.DataFrame(columns=LIST_COLUMNS, dtype="int64")
@@ -332,7 +333,7 @@ def cooccurrence_lists(
         shape=(session_codes.max() + 1, len(item_ids)),
     )
     per_item = np.asarray(binary.sum(axis=0)).ravel()
-    anchors = _since(events, day, ANCHOR_DAYS)
+    anchors = since(events, day, ANCHOR_DAYS)
     anchors = anchors[anchors["user_id"].isin(users)][["user_id", "item_id"]].drop_duplicates()
     anchors = anchors.assign(item_idx=item_ids.get_indexer(anchors["item_id"]))
     anchors = anchors[anchors["item_idx"] >= 0]
@@ -384,7 +385,7 @@ def buy_again_lists(events: pd.DataFrame, users: np.ndarray, k: int) -> pd.DataF
 
 def bought_recently(events: pd.DataFrame, day: date, users: np.ndarray) -> pd.DataFrame:
     """(user_id, item_id) the users bought in the BOUGHT_DAYS up to D."""
-    window = _since(events, day, BOUGHT_DAYS)
+    window = since(events, day, BOUGHT_DAYS)
     bought = window[(window["event_type"] == "purchase") & window["user_id"].isin(users)]
     return bought[["user_id", "item_id"]].drop_duplicates().reset_index(drop=True)
 

@@ -17,6 +17,7 @@ import pandas as pd
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from jobs import baselines
 from jobs.clean import valid_on
 from shoprec import catalog, engine, inputs, lake
 from shoprec.config import Settings
@@ -35,7 +36,7 @@ class EvalInputs:
 
     Attributes:
         run_date: D.
-        history: clean.events up to D (HISTORY_COLUMNS).
+        history: clean.events up to D (HISTORY_COLUMNS; event_date as datetime64).
         published: (user_id, rank, item_id), the published rows of D with rank <= max K.
         targets: horizon -> (user_id, item_id) of the evaluated users' targets in the horizon.
         candidates: (user_id, item_id, sources) of reco.candidates for D, or None when not stored.
@@ -117,12 +118,18 @@ def evaluable_horizons(
 
 
 def load_history(settings: Settings, first: date | None, last: date) -> pd.DataFrame:
-    """clean.events of first..last (first None: the whole history) with HISTORY_COLUMNS, via delta-rs."""
+    """clean.events of first..last (first None: the whole history) with HISTORY_COLUMNS, via delta-rs.
+
+    event_date comes as datetime64.
+    """
     filters: list[tuple[str, str, object]] = [("event_date", "<=", last)]
     if first is not None:
         filters.append(("event_date", ">=", first))
-    table = lake.delta_table(catalog.CLEAN_EVENTS, settings)
-    return table.to_pandas(filters=filters, columns=HISTORY_COLUMNS)
+    table = lake.delta_table(catalog.CLEAN_EVENTS, settings).to_pyarrow_table(
+        filters=filters, columns=HISTORY_COLUMNS
+    )
+    # event_date as datetime64: tens of millions of Python date objects are slow to make and to compare
+    return table.to_pandas(date_as_object=False)
 
 
 def load_candidates(
@@ -146,7 +153,7 @@ def load_catalogue(spark: SparkSession, settings: Settings, day: date, history: 
     if items.limit(1).collect():
         ids = items.where(valid_on(F.lit(day))).select("item_id").distinct().toPandas()["item_id"].to_numpy()
     else:
-        ids = history.loc[history["event_date"] > day - timedelta(days=30), "item_id"].unique()
+        ids = baselines.since(history, day, 30)["item_id"].unique()
     if len(ids) == 0:
         raise inputs.MissingInputError(
             f"{catalog.CLEAN_ITEMS.name} has no items valid on {day}: run shoprec clean --date {day}"
@@ -169,7 +176,7 @@ def load_inputs(
     wanted = future[future["event_type"].isin(TARGET_EVENTS) & future["user_id"].isin(published["user_id"])]
     targets = {}
     for horizon in ready:
-        within = wanted[wanted["event_date"] <= day + timedelta(days=horizon)]
+        within = wanted[wanted["event_date"] <= pd.Timestamp(day + timedelta(days=horizon))]
         targets[horizon] = within[["user_id", "item_id"]].drop_duplicates().reset_index(drop=True)
     evaluated = np.sort(pd.concat([t["user_id"] for t in targets.values()]).unique())
     history = load_history(settings, None, day)

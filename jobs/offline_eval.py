@@ -172,7 +172,7 @@ def horizon_metrics(
     """Every method's metrics at each K over the users evaluated at `horizon`; lift on the published rows."""
     target = data.targets[horizon]
     users = np.sort(target["user_id"].unique())
-    window = data.history[data.history["event_date"] > data.run_date - timedelta(days=NOVELTY_DAYS)]
+    window = baselines.since(data.history, data.run_date, NOVELTY_DAYS)
     interactions = window.groupby("item_id").size()
     size = len(data.catalogue)
     result = []

@@ -201,7 +201,7 @@ def test_cooccurrence_lists_equal_a_plain_sort_of_every_partner() -> None:
             for a, p in sorted(dense_top(cosine, baselines.COOCCURRENCE_PARTNERS))
         ]
     )
-    anchors = baselines._since(events, D, baselines.ANCHOR_DAYS)[["user_id", "item_id"]].drop_duplicates()
+    anchors = baselines.since(events, D, baselines.ANCHOR_DAYS)[["user_id", "item_id"]].drop_duplicates()
     reached = anchors.rename(columns={"item_id": "anchor"}).merge(partners, on="anchor")
     best = reached.groupby(["user_id", "item_id"], as_index=False)["score"].max()
     expected = baselines.top_lists(best, 10, bought)
@@ -221,3 +221,17 @@ def test_lists_built_per_chunk_of_users_and_items_equal_one_pass(
     chunked = method(events, D, users, 10, bought)
     assert len(whole) > 400
     pd.testing.assert_frame_equal(chunked, whole)
+
+
+@pytest.mark.parametrize("repeat_purchases", [False, True])
+def test_lists_are_the_same_with_event_dates_as_datetime64(repeat_purchases: bool) -> None:
+    """The evaluation reads event_date as datetime64 (jobs.eval_inputs); dates give the same lists."""
+    events = random_log(5)
+    as_datetime = events.assign(event_date=pd.to_datetime(events["event_date"]))
+    users = np.arange(1, 60)
+    dated = baselines.baseline_lists(events, D, users, 10, repeat_purchases=repeat_purchases)
+    stamped = baselines.baseline_lists(as_datetime, D, users, 10, repeat_purchases=repeat_purchases)
+    assert dated.keys() == stamped.keys()
+    for method, lists in dated.items():
+        assert len(lists) > 0, method
+        pd.testing.assert_frame_equal(stamped[method], lists)
