@@ -27,6 +27,7 @@ per table and horizon.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, timedelta
 
@@ -213,14 +214,23 @@ def source_recall(data: EvalInputs, horizon: int) -> list[SourceRecall]:
     target = data.targets[horizon]
     users = target["user_id"].nunique()
     mine = data.candidates[data.candidates["user_id"].isin(target["user_id"])]
-    per_source = mine.assign(source=mine["sources"].str.split(",")).explode("source")
+    # recall needs only the candidates that are targets; the sizes come from the few distinct source lists
+    hits = mine.merge(target[["user_id", "item_id"]].drop_duplicates(), on=["user_id", "item_id"])
+    per_source = hits.assign(source=hits["sources"].str.split(",")).explode("source")
+    sizes: Counter[str] = Counter()
+    for sources, rows in mine["sources"].value_counts().items():
+        for source in sources.split(","):
+            sizes[source] += rows
     result = [
         SourceRecall(
-            horizon, ALL_SOURCES, users, candidate_recall(mine, target), len(mine) / users if users else None
+            horizon, ALL_SOURCES, users, candidate_recall(hits, target), len(mine) / users if users else None
         )
     ]
-    for source, rows in sorted(per_source.groupby("source"), key=lambda kv: kv[0]):
-        result.append(SourceRecall(horizon, source, users, candidate_recall(rows, target), len(rows) / users))
+    for source in sorted(sizes):
+        found = per_source[per_source["source"] == source]
+        result.append(
+            SourceRecall(horizon, source, users, candidate_recall(found, target), sizes[source] / users)
+        )
     return result
 
 

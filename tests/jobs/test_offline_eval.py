@@ -196,7 +196,14 @@ def test_candidate_recall_overall_and_per_source(lake: Lake) -> None:
     assert recall["all"].recall == pytest.approx(np.mean([2 / 3, 1.0, 0.0, 1 / 6]))
     assert recall["co_viewed"].recall == pytest.approx(np.mean([1 / 3, 0.0, 0.0, 0.0]))
     assert recall["popular"].recall == pytest.approx(np.mean([2 / 3, 0.0, 0.0, 1 / 6]))
+    assert recall["top_category"].recall == pytest.approx(np.mean([0.0, 1.0, 0.0, 0.0]))
     assert recall["all"].candidates_per_user == pytest.approx(5 / 4)
+    # every candidate counts, targets or not (co_viewed's 16 is none)
+    assert [recall[s].candidates_per_user for s in ("co_viewed", "popular", "top_category")] == [
+        2 / 4,
+        3 / 4,
+        1 / 4,
+    ]
     written = engine.read(lake.spark, catalog.OPS_CANDIDATE_RECALL, lake.settings).toPandas()
     assert set(written["source"]) == {"all", "co_viewed", "popular", "top_category"}
 
